@@ -1,0 +1,23 @@
+# Every dependency is a Debian package; a missing one stops configure naming the package.
+macro(ra_require_package name debian_package)
+  find_package(${name} ${ARGN} QUIET)
+  if(NOT ${name}_FOUND)
+    message(FATAL_ERROR "${name} not found: install the Debian package '${debian_package}' "
+                        "(or run tools/install_deps.sh)")
+  endif()
+endmacro()
+
+find_package(OpenMP QUIET)
+if(NOT OpenMP_CXX_FOUND)
+  message(FATAL_ERROR "OpenMP not found: install 'g++' (libgomp) or 'libomp-dev'")
+endif()
+ra_require_package(xsimd libxsimd-dev)
+ra_require_package(TBB libtbb-dev)
+ra_require_package(nlohmann_json nlohmann-json3-dev)
+ra_require_package(CLI11 libcli11-dev)
+if(RA_BUILD_TESTS)
+  ra_require_package(GTest libgtest-dev)
+endif()
+if(RA_BUILD_BENCH)
+  ra_require_package(benchmark libbenchmark-dev)
+endif()

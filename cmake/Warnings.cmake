@@ -1,0 +1,5 @@
+# Warnings for the project's own targets (not for dependencies' headers, which are SYSTEM).
+add_library(ra_warnings INTERFACE)
+target_compile_options(ra_warnings INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
+                            -Wno-unknown-pragmas>)

@@ -1,0 +1,50 @@
+#include <cublas_api.h>
+#include <cuda_runtime.h>
+
+#include "gpu/device_info.h"
+
+namespace ra::gpu {
+
+Result<std::vector<DeviceInfo>> list_devices() {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) {
+    cudaGetLastError();  // clear the sticky error
+    return std::vector<DeviceInfo>{};
+  }
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    // No usable driver behaves like no device; the message says why.
+    return std::vector<DeviceInfo>{};
+  }
+  std::vector<DeviceInfo> out;
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) {
+      return Status::Internal(std::string("cudaGetDeviceProperties failed for device ") +
+                              std::to_string(i));
+    }
+    out.push_back({i, prop.name, prop.totalGlobalMem, prop.major, prop.minor,
+                   prop.multiProcessorCount});
+  }
+  return out;
+}
+
+bool cuda_available() {
+  auto devices = list_devices();
+  return devices.ok() && !devices->empty();
+}
+
+std::string library_versions() {
+  int runtime = 0;
+  cudaRuntimeGetVersion(&runtime);
+  int major = 0, minor = 0, patch = 0;
+  cublasGetProperty(MAJOR_VERSION, &major);
+  cublasGetProperty(MINOR_VERSION, &minor);
+  cublasGetProperty(PATCH_LEVEL, &patch);
+  return "CUDA runtime " + std::to_string(runtime / 1000) + "." +
+         std::to_string(runtime % 1000 / 10) + ", cuBLAS " + std::to_string(major) + "." +
+         std::to_string(minor) + "." + std::to_string(patch);
+}
+
+}  // namespace ra::gpu

@@ -1,0 +1,196 @@
+#pragma once
+// Kernel bodies written once on xsimd, templated on the architecture. Included only by the
+// per-ISA translation units, each compiled with its own flags and instantiating one Arch, so
+// no code compiled for a wider ISA can leak into another level (everything here is a
+// template on Arch; there are no non-template inline helpers).
+#include <xsimd/xsimd.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "simd/detail/kernel_table.h"
+
+namespace ra::simd::detail {
+
+template <class Arch>
+using FloatBatch = xsimd::batch<float, Arch>;
+
+/// Loads zero-padded partial batches through a stack copy; the fallback for tails.
+template <class Arch, class T, class Full>
+FloatBatch<Arch> load_padded(const T* p, std::size_t n, Full full) noexcept {
+  T buf[FloatBatch<Arch>::size] = {};
+  std::memcpy(buf, p, n * sizeof(T));
+  return full(buf);
+}
+
+/// Load<Arch, T>: full(p) reads one batch of T and widens it to f32; partial(p, n) reads n
+/// elements and zero-fills the rest. Each ISA TU specialises it for Float16 and BFloat16.
+template <class Arch, class T>
+struct Load;
+
+template <class Arch>
+struct Load<Arch, float> {
+  static FloatBatch<Arch> full(const float* p) noexcept {
+    return FloatBatch<Arch>::load_unaligned(p);
+  }
+  static FloatBatch<Arch> partial(const float* p, std::size_t n) noexcept {
+    return load_padded<Arch>(p, n, &full);
+  }
+};
+
+/// A QT x RT tile: out[a*out_stride + b] = <q_a, rows[b]>, one accumulator per pair. Rows come
+/// as pointers so that contiguous blocks and gathered ids share this code.
+template <class Arch, class T, int QT, int RT>
+void tile(const float* q, std::size_t q_stride, const T* const* rows, std::size_t dim, float* out,
+          std::size_t out_stride) noexcept {
+  using B = FloatBatch<Arch>;
+  constexpr std::size_t W = B::size;
+  B acc[QT][RT];
+  for (int a = 0; a < QT; ++a)
+    for (int b = 0; b < RT; ++b) acc[a][b] = B(0.0f);
+  std::size_t i = 0;
+  for (; i + W <= dim; i += W) {
+    B r[RT];
+    for (int b = 0; b < RT; ++b) r[b] = Load<Arch, T>::full(rows[b] + i);
+    for (int a = 0; a < QT; ++a) {
+      const B qa = B::load_unaligned(q + a * q_stride + i);
+      for (int b = 0; b < RT; ++b) acc[a][b] = xsimd::fma(qa, r[b], acc[a][b]);
+    }
+  }
+  if (i < dim) {
+    const std::size_t rest = dim - i;
+    B r[RT];
+    for (int b = 0; b < RT; ++b) r[b] = Load<Arch, T>::partial(rows[b] + i, rest);
+    for (int a = 0; a < QT; ++a) {
+      const B qa = Load<Arch, float>::partial(q + a * q_stride + i, rest);
+      for (int b = 0; b < RT; ++b) acc[a][b] = xsimd::fma(qa, r[b], acc[a][b]);
+    }
+  }
+  for (int a = 0; a < QT; ++a)
+    for (int b = 0; b < RT; ++b) out[a * out_stride + b] = xsimd::hadd(acc[a][b]);
+}
+
+/// A single dot product with two accumulators (latency hiding without a second row).
+template <class Arch>
+float dot(const float* a, const float* b, std::size_t dim) noexcept {
+  using B = FloatBatch<Arch>;
+  constexpr std::size_t W = B::size;
+  B acc0(0.0f), acc1(0.0f);
+  std::size_t i = 0;
+  for (; i + 2 * W <= dim; i += 2 * W) {
+    acc0 = xsimd::fma(B::load_unaligned(a + i), B::load_unaligned(b + i), acc0);
+    acc1 = xsimd::fma(B::load_unaligned(a + i + W), B::load_unaligned(b + i + W), acc1);
+  }
+  for (; i + W <= dim; i += W) {
+    acc0 = xsimd::fma(B::load_unaligned(a + i), B::load_unaligned(b + i), acc0);
+  }
+  if (i < dim) {
+    acc1 = xsimd::fma(Load<Arch, float>::partial(a + i, dim - i),
+                      Load<Arch, float>::partial(b + i, dim - i), acc1);
+  }
+  return xsimd::hadd(acc0 + acc1);
+}
+
+inline constexpr std::size_t kRowsPerTile = 4;
+
+template <class Arch, class T>
+void rows(const float* q, const void* base, std::size_t stride, std::size_t n, std::size_t dim,
+          float* out) noexcept {
+  const T* r = static_cast<const T*>(base);
+  std::size_t j = 0;
+  for (; j + kRowsPerTile <= n; j += kRowsPerTile) {
+    const T* p[kRowsPerTile] = {r + j * stride, r + (j + 1) * stride, r + (j + 2) * stride,
+                                r + (j + 3) * stride};
+    tile<Arch, T, 1, kRowsPerTile>(q, 0, p, dim, out + j, 1);
+  }
+  for (; j < n; ++j) {
+    const T* p = r + j * stride;
+    tile<Arch, T, 1, 1>(q, 0, &p, dim, out + j, 1);
+  }
+}
+
+template <class Arch, class T>
+void prefetch_row(const T* p, std::size_t dim) noexcept {
+  const char* c = reinterpret_cast<const char*>(p);
+  const std::size_t bytes = dim * sizeof(T);
+  for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+}
+
+template <class Arch, class T>
+void gather(const float* q, const void* base, std::size_t stride, const std::uint32_t* ids,
+            std::size_t n, std::size_t dim, float* out) noexcept {
+  const T* r = static_cast<const T*>(base);
+  // Prefetch one tile ahead: a graph hop scores a few dozen scattered rows, each a DRAM miss.
+  for (std::size_t j = 0; j < n && j < kRowsPerTile; ++j) prefetch_row<Arch>(r + ids[j] * stride, dim);
+  std::size_t j = 0;
+  for (; j + kRowsPerTile <= n; j += kRowsPerTile) {
+    for (std::size_t k = j + kRowsPerTile; k < n && k < j + 2 * kRowsPerTile; ++k) {
+      prefetch_row<Arch>(r + ids[k] * stride, dim);
+    }
+    const T* p[kRowsPerTile] = {r + ids[j] * stride, r + ids[j + 1] * stride,
+                                r + ids[j + 2] * stride, r + ids[j + 3] * stride};
+    tile<Arch, T, 1, kRowsPerTile>(q, 0, p, dim, out + j, 1);
+  }
+  for (; j < n; ++j) {
+    const T* p = r + ids[j] * stride;
+    tile<Arch, T, 1, 1>(q, 0, &p, dim, out + j, 1);
+  }
+}
+
+/// Rows outer, queries inner: a tile of rows stays in L1 while every query passes over it.
+template <class Arch, class T, int QT, int RT>
+void block(const float* q, std::size_t q_stride, std::size_t nq, const void* base,
+           std::size_t row_stride, std::size_t nr, std::size_t dim, float* out,
+           std::size_t out_stride) noexcept {
+  const T* r = static_cast<const T*>(base);
+  std::size_t j = 0;
+  for (; j + RT <= nr; j += RT) {
+    const T* p[RT];
+    for (int b = 0; b < RT; ++b) p[b] = r + (j + b) * row_stride;
+    std::size_t i = 0;
+    for (; i + QT <= nq; i += QT) {
+      tile<Arch, T, QT, RT>(q + i * q_stride, q_stride, p, dim, out + i * out_stride + j,
+                            out_stride);
+    }
+    for (; i < nq; ++i) tile<Arch, T, 1, RT>(q + i * q_stride, 0, p, dim, out + i * out_stride + j, 1);
+  }
+  for (; j < nr; ++j) {
+    const T* p = r + j * row_stride;
+    for (std::size_t i = 0; i < nq; ++i) {
+      tile<Arch, T, 1, 1>(q + i * q_stride, 0, &p, dim, out + i * out_stride + j, 1);
+    }
+  }
+}
+
+template <class Arch, class T>
+void axpy(float w, const void* x, float* y, std::size_t dim) noexcept {
+  using B = FloatBatch<Arch>;
+  constexpr std::size_t W = B::size;
+  const T* xs = static_cast<const T*>(x);
+  const B wb(w);
+  std::size_t i = 0;
+  for (; i + W <= dim; i += W) {
+    xsimd::fma(wb, Load<Arch, T>::full(xs + i), B::load_unaligned(y + i)).store_unaligned(y + i);
+  }
+  if (i < dim) {
+    const std::size_t rest = dim - i;
+    float buf[W];
+    xsimd::fma(wb, Load<Arch, T>::partial(xs + i, rest), Load<Arch, float>::partial(y + i, rest))
+        .store_unaligned(buf);
+    std::memcpy(y + i, buf, rest * sizeof(float));
+  }
+}
+
+template <class Arch, int QT, int RT>
+constexpr KernelTable make_table() noexcept {
+  return KernelTable{
+      &dot<Arch>,
+      {&rows<Arch, float>, &rows<Arch, Float16>, &rows<Arch, BFloat16>},
+      {&gather<Arch, float>, &gather<Arch, Float16>, &gather<Arch, BFloat16>},
+      {&block<Arch, float, QT, RT>, &block<Arch, Float16, QT, RT>, &block<Arch, BFloat16, QT, RT>},
+      {&axpy<Arch, float>, &axpy<Arch, Float16>, &axpy<Arch, BFloat16>},
+  };
+}
+
+}  // namespace ra::simd::detail

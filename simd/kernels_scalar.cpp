@@ -1,0 +1,58 @@
+// Scalar level: plain loops in index order, compiled for the baseline ISA. The fallback on
+// any CPU and the reference the SIMD levels are tested against.
+#include "simd/detail/kernel_table.h"
+
+namespace ra::simd::detail {
+namespace {
+
+template <class T>
+float dot_one(const float* q, const T* x, std::size_t dim) noexcept {
+  float acc = 0.0f;
+  for (std::size_t i = 0; i < dim; ++i) acc += q[i] * to_float(x[i]);
+  return acc;
+}
+
+float dot(const float* a, const float* b, std::size_t dim) noexcept {
+  return dot_one(a, b, dim);
+}
+
+template <class T>
+void rows(const float* q, const void* base, std::size_t stride, std::size_t n, std::size_t dim,
+          float* out) noexcept {
+  const T* r = static_cast<const T*>(base);
+  for (std::size_t j = 0; j < n; ++j) out[j] = dot_one(q, r + j * stride, dim);
+}
+
+template <class T>
+void gather(const float* q, const void* base, std::size_t stride, const std::uint32_t* ids,
+            std::size_t n, std::size_t dim, float* out) noexcept {
+  const T* r = static_cast<const T*>(base);
+  for (std::size_t j = 0; j < n; ++j) out[j] = dot_one(q, r + ids[j] * stride, dim);
+}
+
+template <class T>
+void block(const float* q, std::size_t q_stride, std::size_t nq, const void* base,
+           std::size_t row_stride, std::size_t nr, std::size_t dim, float* out,
+           std::size_t out_stride) noexcept {
+  for (std::size_t i = 0; i < nq; ++i) {
+    rows<T>(q + i * q_stride, base, row_stride, nr, dim, out + i * out_stride);
+  }
+}
+
+template <class T>
+void axpy(float w, const void* x, float* y, std::size_t dim) noexcept {
+  const T* xs = static_cast<const T*>(x);
+  for (std::size_t i = 0; i < dim; ++i) y[i] += w * to_float(xs[i]);
+}
+
+}  // namespace
+
+const KernelTable kScalarKernels{
+    &dot,
+    {&rows<float>, &rows<Float16>, &rows<BFloat16>},
+    {&gather<float>, &gather<Float16>, &gather<BFloat16>},
+    {&block<float>, &block<Float16>, &block<BFloat16>},
+    {&axpy<float>, &axpy<Float16>, &axpy<BFloat16>},
+};
+
+}  // namespace ra::simd::detail

@@ -1,0 +1,215 @@
+#include "tools/common/synthetic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "simd/inner_product.h"
+
+namespace ra::tools {
+namespace {
+
+// splitmix64: a small counter-friendly generator, so every token gets its own stream and the
+// output does not depend on how tokens are split among threads.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : state_(seed) {}
+  Rng(std::uint64_t seed, std::uint64_t stream, std::uint64_t index)
+      : state_(seed ^ (stream * 0x9E3779B97F4A7C15ull) ^ (index * 0xD1B54A32D192ED03ull)) {
+    next();
+  }
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  double normal() {
+    const double u1 = std::max(uniform(), 1e-300), u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+enum Stream : std::uint64_t { kWeights = 1, kHidden, kGaussianRows, kTrainPick, kTopics };
+
+void fill_normal(Matrix& m, std::uint64_t seed, std::uint64_t stream, double scale) {
+  const auto rows = static_cast<std::int64_t>(m.rows());
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < rows; ++i) {
+    Rng rng(seed, stream, static_cast<std::uint64_t>(i));
+    float* row = m.f32_row(static_cast<std::size_t>(i));
+    for (std::size_t j = 0; j < m.dim(); ++j) row[j] = static_cast<float>(rng.normal() * scale);
+  }
+}
+
+// y = M x for a square f32 matrix stored row-major.
+void matvec(const Matrix& m, const float* x, float* y) {
+  simd::dot_rows(x, m.data(), DType::kF32, m.dim(), m.rows(), m.dim(), y);
+}
+
+void apply_rope(float* v, std::size_t dim, std::size_t pos, double theta) {
+  for (std::size_t i = 0; i < dim / 2; ++i) {
+    const double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(dim));
+    const double a = static_cast<double>(pos) * freq;
+    const double c = std::cos(a), s = std::sin(a);
+    const double x0 = v[2 * i], x1 = v[2 * i + 1];
+    v[2 * i] = static_cast<float>(x0 * c - x1 * s);
+    v[2 * i + 1] = static_cast<float>(x0 * s + x1 * c);
+  }
+}
+
+std::vector<std::size_t> pick_train_positions(const SyntheticSpec& spec) {
+  std::vector<std::size_t> pos(spec.n);
+  std::iota(pos.begin(), pos.end(), 0);
+  if (spec.num_train < spec.n) {  // partial Fisher-Yates, then sorted
+    Rng rng(spec.seed, kTrainPick, 0);
+    for (std::size_t i = 0; i < spec.num_train; ++i) {
+      const std::size_t j = i + static_cast<std::size_t>(rng.next() % (spec.n - i));
+      std::swap(pos[i], pos[j]);
+    }
+    pos.resize(spec.num_train);
+    std::sort(pos.begin(), pos.end());
+  }
+  return pos;
+}
+
+Result<SyntheticData> generate_gaussian(const SyntheticSpec& spec) {
+  SyntheticData d;
+  RA_ASSIGN_OR_RETURN(d.keys, Matrix::zeros(spec.n, spec.dim));
+  RA_ASSIGN_OR_RETURN(d.train_queries, Matrix::zeros(spec.num_train, spec.dim));
+  RA_ASSIGN_OR_RETURN(d.queries, Matrix::zeros(spec.num_queries, spec.dim));
+  fill_normal(d.keys, spec.seed, kGaussianRows, 1.0);
+  fill_normal(d.train_queries, spec.seed + 1, kGaussianRows, 1.0);
+  fill_normal(d.queries, spec.seed + 2, kGaussianRows, 1.0);
+  return d;
+}
+
+Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
+  const std::size_t dim = spec.dim, total = spec.n + spec.num_queries;
+  const double inv_sqrt_dim = 1.0 / std::sqrt(static_cast<double>(dim));
+
+  // Projections and per-channel structure.
+  RA_ASSIGN_OR_RETURN(Matrix w_key, Matrix::zeros(dim, dim));
+  RA_ASSIGN_OR_RETURN(Matrix w_noise, Matrix::zeros(dim, dim));
+  RA_ASSIGN_OR_RETURN(Matrix w_value, Matrix::zeros(dim, dim));
+  RA_ASSIGN_OR_RETURN(Matrix topics, Matrix::zeros(spec.num_topics, dim));
+  fill_normal(w_key, spec.seed, kWeights, inv_sqrt_dim);
+  fill_normal(w_noise, spec.seed + 1, kWeights, inv_sqrt_dim);
+  fill_normal(w_value, spec.seed + 2, kWeights, inv_sqrt_dim);
+  fill_normal(topics, spec.seed, kTopics, spec.topic_strength);
+  std::vector<float> q_scale(dim), key_bias(dim, 0.0f), key_gain(dim, 1.0f);
+  Rng rng(spec.seed, kWeights, 1u << 20);
+  for (std::size_t c = 0; c < dim; ++c) {
+    q_scale[c] = static_cast<float>(std::exp(spec.query_scale_sigma * rng.normal()));
+    // Low-frequency RoPE pairs (the last quarter) rotate slowly, so a bias there stays a
+    // near-constant offset of every key, as in real models.
+    if (c >= dim * 3 / 4) key_bias[c] = static_cast<float>(spec.key_bias * rng.normal());
+  }
+  for (std::size_t i = 0; i < spec.outlier_channels && i < dim; ++i) {
+    key_gain[rng.next() % dim] = static_cast<float>(spec.outlier_scale);
+  }
+
+  // Topic of each position: segments of geometric length, each on a random topic.
+  std::vector<std::uint32_t> topic(total);
+  Rng seg(spec.seed, kTopics, 1);
+  std::uint32_t current = 0;
+  for (std::size_t t = 0; t < total; ++t) {
+    if (t == 0 || seg.uniform() < 1.0 / spec.mean_segment) {
+      current = static_cast<std::uint32_t>(seg.next() % spec.num_topics);
+    }
+    topic[t] = current;
+  }
+
+  SyntheticData d;
+  RA_ASSIGN_OR_RETURN(d.keys, Matrix::zeros(spec.n, dim));
+  RA_ASSIGN_OR_RETURN(d.values, Matrix::zeros(spec.n, dim));
+  RA_ASSIGN_OR_RETURN(Matrix all_queries, Matrix::zeros(total, dim));
+  const auto total_i = static_cast<std::int64_t>(total);
+#pragma omp parallel
+  {
+    std::vector<float> h(dim), proj(dim), mix(dim);
+#pragma omp for schedule(static)
+    for (std::int64_t ti = 0; ti < total_i; ++ti) {
+      const auto t = static_cast<std::size_t>(ti);
+      Rng r(spec.seed, kHidden, t);
+      const float* centre = topics.f32_row(topic[t]);
+      for (std::size_t c = 0; c < dim; ++c) h[c] = centre[c] + static_cast<float>(r.normal());
+      matvec(w_key, h.data(), proj.data());
+      matvec(w_noise, h.data(), mix.data());
+      float* q = all_queries.f32_row(t);
+      for (std::size_t c = 0; c < dim; ++c) {
+        q[c] = q_scale[c] * proj[c] + static_cast<float>(spec.query_noise) * mix[c];
+      }
+      apply_rope(q, dim, t, spec.rope_theta);
+      if (t < spec.n) {
+        float* k = d.keys.f32_row(t);
+        for (std::size_t c = 0; c < dim; ++c) k[c] = key_gain[c] * proj[c] + key_bias[c];
+        apply_rope(k, dim, t, spec.rope_theta);
+        matvec(w_value, h.data(), d.values.f32_row(t));
+      }
+    }
+  }
+
+  if (spec.attention_sink) {
+    // Token 0 becomes a sink: its key points along the mean query, long enough to outscore
+    // typical keys for most queries (RoPE is the identity at position 0).
+    std::vector<double> mean(dim, 0.0);
+    for (std::size_t t = 0; t < spec.n; ++t) {
+      for (std::size_t c = 0; c < dim; ++c) mean[c] += all_queries.f32_row(t)[c];
+    }
+    double mean_norm = 0.0, key_norm = 0.0;
+    for (double m : mean) mean_norm += m * m;
+    mean_norm = std::sqrt(mean_norm);
+    for (std::size_t t = 1; t < spec.n; ++t) {
+      key_norm += std::sqrt(simd::dot(d.keys.f32_row(t), d.keys.f32_row(t), dim));
+    }
+    key_norm /= static_cast<double>(std::max<std::size_t>(1, spec.n - 1));
+    for (std::size_t c = 0; c < dim && mean_norm > 0; ++c) {
+      d.keys.f32_row(0)[c] = static_cast<float>(2.0 * key_norm * mean[c] / mean_norm);
+    }
+  }
+
+  const std::vector<std::size_t> train = pick_train_positions(spec);
+  RA_ASSIGN_OR_RETURN(d.train_queries, Matrix::zeros(train.size(), dim));
+  for (std::size_t i = 0; i < train.size(); ++i) {
+    std::copy_n(all_queries.f32_row(train[i]), dim, d.train_queries.f32_row(i));
+  }
+  RA_ASSIGN_OR_RETURN(d.queries, Matrix::zeros(spec.num_queries, dim));
+  if (spec.num_queries > 0) {
+    std::copy_n(all_queries.f32_row(spec.n), spec.num_queries * dim, d.queries.f32_row(0));
+  }
+  return d;
+}
+
+}  // namespace
+
+Status SyntheticSpec::validate() const {
+  if (n == 0) return Status::InvalidArgument("synthetic data needs n >= 1 keys");
+  if (dim == 0) return Status::InvalidArgument("synthetic data needs dim >= 1");
+  if (num_train > n && kind == SyntheticKind::kAttention) {
+    return Status::InvalidArgument("training queries (" + std::to_string(num_train) +
+                                   ") must be prefill positions, at most n = " + std::to_string(n));
+  }
+  if (kind == SyntheticKind::kAttention) {
+    if (dim % 2 != 0) return Status::InvalidArgument("attention data needs an even dim (RoPE pairs)");
+    if (num_topics == 0) return Status::InvalidArgument("attention data needs num_topics >= 1");
+    if (!(mean_segment >= 1.0)) return Status::InvalidArgument("mean_segment must be >= 1");
+    if (n + num_queries > (std::size_t{1} << 31)) {
+      return Status::InvalidArgument("n + queries must stay below 2^31 positions");
+    }
+  }
+  return Status::OK();
+}
+
+Result<SyntheticData> generate(const SyntheticSpec& spec) {
+  RA_RETURN_IF_ERROR(spec.validate());
+  return spec.kind == SyntheticKind::kGaussian ? generate_gaussian(spec) : generate_attention(spec);
+}
+
+}  // namespace ra::tools

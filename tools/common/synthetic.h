@@ -1,0 +1,60 @@
+#pragma once
+// Seeded synthetic data for tests, benchmarks and the demo.
+//
+// kGaussian: keys, training queries and test queries all i.i.d. N(0, I): the in-distribution
+// control, where any MIPS index should do well.
+//
+// kAttention mimics one attention head of a long-context LLM (see DESIGN.md): a sequence of
+// n + num_queries tokens with hidden states h_t drawn around the centre of the current topic
+// (topics change in segments of about `mean_segment` tokens and recur, so attention is sparse
+// and shifts from query to query). Keys and queries are two different projections of the same
+// hidden states:
+//   k_t = RoPE_t(W h_t + b)                 a large key bias b on the low-frequency channels
+//   q_t = RoPE_t(D (W h_t) + E h_t)         D: per-channel log-normal scales, E: noise mixing
+// a few outlier channels are amplified in the keys, and token 0 is an attention sink (a key
+// aligned with the mean query). Queries are therefore out of distribution for the keys.
+// Training queries are `num_train` distinct prefill positions (< n), sorted; test queries are
+// the decode positions n, n+1, ... . Values (for attention) are a third projection.
+#include <cstddef>
+#include <cstdint>
+
+#include "index/matrix.h"
+#include "index/result.h"
+
+namespace ra::tools {
+
+enum class SyntheticKind { kGaussian, kAttention };
+
+struct SyntheticSpec {
+  SyntheticKind kind = SyntheticKind::kAttention;
+  std::size_t n = 32768;          // keys (the prefill)
+  std::size_t dim = 128;          // head dimension (even, for RoPE)
+  std::size_t num_queries = 1000; // test queries (decode positions after the prefill)
+  std::size_t num_train = 10000;  // training queries (prefill positions), <= n
+  std::uint64_t seed = 1;
+  // kAttention only:
+  std::size_t num_topics = 256;
+  double mean_segment = 64.0;     // mean tokens per topic segment
+  double topic_strength = 2.0;    // topic centre scale relative to per-token noise
+  double query_scale_sigma = 0.6; // log-normal spread of the per-channel query scales D
+  double query_noise = 0.5;       // weight of the E h_t term
+  double key_bias = 6.0;          // size of the key-only bias on low-frequency channels
+  std::size_t outlier_channels = 4;
+  double outlier_scale = 4.0;
+  double rope_theta = 10000.0;
+  bool attention_sink = true;
+
+  Status validate() const;
+};
+
+struct SyntheticData {
+  Matrix keys;           // n x dim
+  Matrix values;         // n x dim (kAttention; empty for kGaussian)
+  Matrix train_queries;  // num_train x dim
+  Matrix queries;        // num_queries x dim
+};
+
+/// Deterministic in the seed (independent of thread count). Runs on OpenMP threads.
+Result<SyntheticData> generate(const SyntheticSpec& spec);
+
+}  // namespace ra::tools

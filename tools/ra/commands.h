@@ -1,0 +1,23 @@
+#pragma once
+// The subcommands of `ra`. Each add_* registers its options on `app` and returns the function
+// that runs it after parsing (exit code 0 on success).
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string_view>
+
+#include "index/status.h"
+
+namespace ra::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_info(CLI::App& app);
+Runner add_gen(CLI::App& app);
+Runner add_gt(CLI::App& app);
+Runner add_demo(CLI::App& app);
+
+/// Prints "ra <command>: <status>" on stderr and returns exit code 1.
+int fail(std::string_view command, const Status& status);
+
+}  // namespace ra::cli

@@ -1,0 +1,30 @@
+// ra: build, query and benchmark out-of-distribution MIPS indexes and retrieval attention.
+#include <cstdio>
+#include <map>
+
+#include "index/config.h"
+#include "tools/ra/commands.h"
+
+namespace ra::cli {
+
+int fail(std::string_view command, const Status& status) {
+  std::fprintf(stderr, "ra %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+               status.to_string().c_str());
+  return 1;
+}
+
+}  // namespace ra::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"ra: retrieval attention and out-of-distribution MIPS"};
+  app.set_version_flag("--version", std::string("ra ") + RA_VERSION);
+  app.require_subcommand(1);
+  std::map<std::string, ra::cli::Runner> runners;
+  runners["info"] = ra::cli::add_info(app);
+  runners["gen"] = ra::cli::add_gen(app);
+  runners["gt"] = ra::cli::add_gt(app);
+  runners["demo"] = ra::cli::add_demo(app);
+  CLI11_PARSE(app, argc, argv);
+  for (CLI::App* sub : app.get_subcommands()) return runners.at(sub->get_name())();
+  return 0;
+}
