@@ -111,8 +111,20 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
     // near-constant offset of every key, as in real models.
     if (c >= dim * 3 / 4) key_bias[c] = static_cast<float>(spec.key_bias * rng.normal());
   }
-  for (std::size_t i = 0; i < spec.outlier_channels && i < dim; ++i) {
-    key_gain[rng.next() % dim] = static_cast<float>(spec.outlier_scale);
+  // Per-pair gains (a pair shares one, so RoPE's rotation keeps the spectrum), log-uniform
+  // from 1 to key_gain_min over a random order of the pairs.
+  const std::size_t pairs = dim / 2;
+  std::vector<std::size_t> order(pairs);
+  std::iota(order.begin(), order.end(), 0);
+  for (std::size_t i = pairs; i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+  for (std::size_t i = 0; i < pairs; ++i) {
+    const double t = pairs > 1 ? static_cast<double>(i) / static_cast<double>(pairs - 1) : 0.0;
+    const auto g = static_cast<float>(std::pow(spec.key_gain_min, t));
+    key_gain[2 * order[i]] = key_gain[2 * order[i] + 1] = g;
+  }
+  for (std::size_t i = 0; i < spec.outlier_channels && i < pairs; ++i) {
+    const std::size_t p = order[i];  // the strongest pairs carry the outliers
+    key_gain[2 * p] = key_gain[2 * p + 1] = static_cast<float>(spec.outlier_scale);
   }
 
   // Topic of each position: segments of geometric length, each on a random topic.
@@ -156,22 +168,26 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
     }
   }
 
-  if (spec.attention_sink) {
-    // Token 0 becomes a sink: its key points along the mean query, long enough to outscore
-    // typical keys for most queries (RoPE is the identity at position 0).
-    std::vector<double> mean(dim, 0.0);
+  if (spec.attention_sink && spec.n > 1) {
+    // Token 0 becomes a sink: its key points along the mean query (RoPE is the identity at
+    // position 0), long enough that its mean score is sink_strength times the mean best score
+    // of the other keys, measured on a sample of prefill queries.
+    std::vector<float> mean(dim, 0.0f);
     for (std::size_t t = 0; t < spec.n; ++t) {
       for (std::size_t c = 0; c < dim; ++c) mean[c] += all_queries.f32_row(t)[c];
     }
-    double mean_norm = 0.0, key_norm = 0.0;
-    for (double m : mean) mean_norm += m * m;
-    mean_norm = std::sqrt(mean_norm);
-    for (std::size_t t = 1; t < spec.n; ++t) {
-      key_norm += std::sqrt(simd::dot(d.keys.f32_row(t), d.keys.f32_row(t), dim));
+    const std::size_t samples = std::min<std::size_t>(64, spec.n);
+    std::vector<float> scores(spec.n - 1);
+    double best_sum = 0.0, mean_dot_sum = 0.0;
+    for (std::size_t s = 0; s < samples; ++s) {
+      const float* q = all_queries.f32_row(s * spec.n / samples);
+      simd::dot_rows(q, d.keys.f32_row(1), DType::kF32, dim, spec.n - 1, dim, scores.data());
+      best_sum += *std::max_element(scores.begin(), scores.end());
+      mean_dot_sum += simd::dot(q, mean.data(), dim);
     }
-    key_norm /= static_cast<double>(std::max<std::size_t>(1, spec.n - 1));
-    for (std::size_t c = 0; c < dim && mean_norm > 0; ++c) {
-      d.keys.f32_row(0)[c] = static_cast<float>(2.0 * key_norm * mean[c] / mean_norm);
+    if (mean_dot_sum > 0.0) {
+      const double scale = spec.sink_strength * best_sum / mean_dot_sum;
+      for (std::size_t c = 0; c < dim; ++c) d.keys.f32_row(0)[c] = static_cast<float>(scale * mean[c]);
     }
   }
 
@@ -200,6 +216,7 @@ Status SyntheticSpec::validate() const {
     if (dim % 2 != 0) return Status::InvalidArgument("attention data needs an even dim (RoPE pairs)");
     if (num_topics == 0) return Status::InvalidArgument("attention data needs num_topics >= 1");
     if (!(mean_segment >= 1.0)) return Status::InvalidArgument("mean_segment must be >= 1");
+    if (!(key_gain_min > 0.0)) return Status::InvalidArgument("key_gain_min must be > 0");
     if (n + num_queries > (std::size_t{1} << 31)) {
       return Status::InvalidArgument("n + queries must stay below 2^31 positions");
     }

@@ -9,10 +9,13 @@
 // (topics change in segments of about `mean_segment` tokens and recur, so attention is sparse
 // and shifts from query to query). Keys and queries are two different projections of the same
 // hidden states:
-//   k_t = RoPE_t(W h_t + b)                 a large key bias b on the low-frequency channels
-//   q_t = RoPE_t(D (W h_t) + E h_t)         D: per-channel log-normal scales, E: noise mixing
-// a few outlier channels are amplified in the keys, and token 0 is an attention sink (a key
-// aligned with the mean query). Queries are therefore out of distribution for the keys.
+//   k_t = RoPE_t(G (W h_t) + b)     G: anisotropic per-pair key gains, b: a large key-only bias
+//   q_t = RoPE_t(D (W h_t) + E h_t) D: per-channel log-normal scales, E: a mixing the keys lack
+// G spreads log-uniformly from 1 down to `key_gain_min` (keys are nearly flat in some
+// directions, where queries still have energy: that is what makes queries far from the key
+// distribution in Mahalanobis distance, as in real heads); b sits on the low-frequency RoPE
+// channels, so it stays a near-constant offset; a few outlier pairs are amplified in the keys;
+// token 0 is an attention sink (a key along the mean query).
 // Training queries are `num_train` distinct prefill positions (< n), sorted; test queries are
 // the decode positions n, n+1, ... . Values (for attention) are a third projection.
 #include <cstddef>
@@ -38,9 +41,11 @@ struct SyntheticSpec {
   double topic_strength = 2.0;    // topic centre scale relative to per-token noise
   double query_scale_sigma = 0.6; // log-normal spread of the per-channel query scales D
   double query_noise = 0.5;       // weight of the E h_t term
+  double key_gain_min = 0.05;     // smallest per-pair key gain (1 = isotropic keys)
   double key_bias = 6.0;          // size of the key-only bias on low-frequency channels
   std::size_t outlier_channels = 4;
   double outlier_scale = 4.0;
+  double sink_strength = 1.2;     // mean sink score / mean best score of the other keys
   double rope_theta = 10000.0;
   bool attention_sink = true;
 

@@ -1,0 +1,141 @@
+#include "index/flat_index.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+
+#include "index/topk.h"
+
+namespace ra {
+namespace {
+
+Matrix random_matrix(std::size_t rows, std::size_t dim, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Matrix m = Matrix::zeros(rows, dim).value();
+  for (std::size_t i = 0; i < rows * dim; ++i) m.f32_row(0)[i] = normal(rng);
+  return m;
+}
+
+// The oracle: every score in double, fully sorted (ties by id).
+std::vector<Label> naive_topk(const MatrixView& keys, const float* q, std::size_t k) {
+  std::vector<double> score(keys.rows);
+  std::vector<float> row(keys.dim);
+  for (std::size_t i = 0; i < keys.rows; ++i) {
+    convert_to_f32(keys.row_bytes(i), keys.dtype, keys.dim, row.data());
+    double s = 0;
+    for (std::size_t c = 0; c < keys.dim; ++c) s += static_cast<double>(q[c]) * row[c];
+    score[i] = s;
+  }
+  std::vector<Label> ids(keys.rows);
+  std::iota(ids.begin(), ids.end(), 0);
+  std::stable_sort(ids.begin(), ids.end(), [&](Label a, Label b) { return score[a] > score[b]; });
+  ids.resize(k);
+  return ids;
+}
+
+TEST(FlatIndex, MatchesNaiveLoopForEveryDtypeAndThreadCount) {
+  const Matrix keys32 = random_matrix(5000, 37, 1);
+  const Matrix queries = random_matrix(150, 37, 2);
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    const Matrix keys = Matrix::copy_of(keys32.view(), dtype).value();
+    const FlatIndex index = FlatIndex::over(keys.view()).value();
+    SearchResults serial, parallel, split;
+    ASSERT_TRUE(index.search(queries.view(), 25, &serial, 1).ok());
+    ASSERT_TRUE(index.search(queries.view(), 25, &parallel, 3).ok());
+    // One query and many threads: the keys are split into parts and merged.
+    ASSERT_TRUE(index.search(queries.view().slice_rows(0, 1), 25, &split, 4).ok());
+    EXPECT_EQ(serial.ids, parallel.ids);
+    EXPECT_EQ(serial.scores, parallel.scores);
+    EXPECT_TRUE(std::equal(split.ids.begin(), split.ids.end(), serial.ids.begin()));
+    std::size_t mismatched = 0;
+    for (std::size_t q = 0; q < queries.rows(); ++q) {
+      const auto want = naive_topk(keys.view(), queries.f32_row(q), 25);
+      for (std::size_t j = 0; j < 25; ++j) mismatched += serial.ids_of(q)[j] != want[j];
+      for (std::size_t j = 1; j < 25; ++j) {
+        EXPECT_GE(serial.scores_of(q)[j - 1], serial.scores_of(q)[j]);
+      }
+    }
+    // f32 rounding can swap near-equal neighbours; nothing more.
+    EXPECT_LE(mismatched, queries.rows() * 25 / 500) << dtype_name(dtype);
+  }
+}
+
+TEST(FlatIndex, ScoresAreTheInnerProducts) {
+  const Matrix keys = random_matrix(300, 16, 3);
+  const Matrix queries = random_matrix(4, 16, 4);
+  const FlatIndex index = FlatIndex::over(keys.view()).value();
+  SearchResults res;
+  ASSERT_TRUE(index.search(queries.view(), 300, &res).ok());
+  for (std::size_t q = 0; q < 4; ++q) {
+    for (std::size_t j = 0; j < 300; ++j) {
+      const Label id = res.ids_of(q)[j];
+      double s = 0;
+      for (std::size_t c = 0; c < 16; ++c) s += queries.f32_row(q)[c] * keys.f32_row(id)[c];
+      EXPECT_NEAR(res.scores_of(q)[j], s, 1e-4);
+    }
+  }
+  IdMatrix truth{res.num_queries, res.k, res.ids};
+  EXPECT_DOUBLE_EQ(recall_at_k(res, truth, 10), 1.0);
+}
+
+TEST(FlatIndex, OwningIndexOutlivesItsSource) {
+  SearchResults res;
+  {
+    Matrix keys = random_matrix(100, 8, 5);
+    const FlatIndex index = FlatIndex::owning(std::move(keys)).value();
+    const Matrix q = random_matrix(2, 8, 6);
+    ASSERT_TRUE(index.search(q.view(), 5, &res).ok());
+  }
+  EXPECT_EQ(res.ids.size(), 10u);
+}
+
+TEST(FlatIndex, BadInputsAreErrors) {
+  Matrix keys = random_matrix(50, 8, 7);
+  const Matrix queries = random_matrix(3, 8, 8);
+  const FlatIndex index = FlatIndex::over(keys.view()).value();
+  SearchResults res;
+  EXPECT_EQ(index.search(queries.view(), 51, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.search(queries.view(), 0, &res).code(), StatusCode::kInvalidArgument);
+  const Matrix wrong_dim = random_matrix(3, 9, 9);
+  EXPECT_EQ(index.search(wrong_dim.view(), 5, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.search(MatrixView{}, 5, &res).code(), StatusCode::kInvalidArgument);
+  Matrix nan_queries = random_matrix(3, 8, 10);
+  nan_queries.f32_row(1)[2] = std::numeric_limits<float>::quiet_NaN();
+  const Status s = index.search(nan_queries.view(), 5, &res);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("row 1, column 2"), std::string::npos) << s.message();
+  keys.f32_row(3)[0] = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(FlatIndex::over(keys.view()).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(FlatIndex::over(MatrixView{}).status().code(), StatusCode::kInvalidArgument);
+  MatrixView bad_stride = queries.view();
+  bad_stride.stride = 4;
+  EXPECT_EQ(index.search(bad_stride, 5, &res).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(TopK, KeepsTheBestWithDeterministicTies) {
+  TopK top(3);
+  for (Label id : {9, 4, 7, 1, 8}) top.push(1.0f, id);
+  top.push(0.5f, 0);
+  Label ids[3];
+  float scores[3];
+  top.extract(ids, scores);
+  EXPECT_EQ(ids[0], 1);
+  EXPECT_EQ(ids[1], 4);
+  EXPECT_EQ(ids[2], 7);
+  top.reset(4);
+  top.push(2.0f, 3);
+  Label ids4[4];
+  float scores4[4];
+  top.extract(ids4, scores4);
+  EXPECT_EQ(ids4[0], 3);
+  EXPECT_EQ(ids4[1], kNoLabel);
+  EXPECT_EQ(scores4[3], -std::numeric_limits<float>::infinity());
+}
+
+}  // namespace
+}  // namespace ra

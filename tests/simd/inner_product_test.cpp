@@ -1,0 +1,218 @@
+// Every SIMD level against a double-precision scalar oracle: all dims of interest, unaligned
+// pointers, strides, f32/f16/bf16 rows, and special values.
+#include "simd/inner_product.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "simd/simd_level.h"
+
+namespace ra::simd {
+namespace {
+
+constexpr std::size_t kDims[] = {1, 3, 8, 15, 16, 17, 127, 128, 129, 1025};
+
+// Rows of one dtype stored one element past an aligned start, so every load is unaligned.
+struct Rows {
+  DType dtype;
+  std::size_t n, dim, stride;
+  std::vector<std::uint16_t> half;  // f16 / bf16 bits, with one leading pad element
+  std::vector<float> f32;           // f32 values, with one leading pad element
+  std::vector<float> exact;         // the values as f32, for the oracle
+
+  Rows(DType t, std::size_t rows, std::size_t d, std::size_t s, std::mt19937& rng, bool integers)
+      : dtype(t), n(rows), dim(d), stride(s), exact(rows * s, 0.0f) {
+    std::uniform_int_distribution<int> ints(-8, 8);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    half.assign(rows * s + 1, 0);
+    f32.assign(rows * s + 1, 0.0f);
+    for (std::size_t i = 0; i < rows * s; ++i) {
+      const float v = integers ? static_cast<float>(ints(rng)) : normal(rng);
+      set(i, v);
+    }
+  }
+  void set(std::size_t i, float v) {
+    if (dtype == DType::kF32) {
+      f32[i + 1] = v;
+      exact[i] = v;
+    } else if (dtype == DType::kF16) {
+      half[i + 1] = to_f16(v).bits;
+      exact[i] = to_float(Float16{half[i + 1]});
+    } else {
+      half[i + 1] = to_bf16(v).bits;
+      exact[i] = to_float(BFloat16{half[i + 1]});
+    }
+  }
+  const void* data() const {
+    return dtype == DType::kF32 ? static_cast<const void*>(f32.data() + 1) : half.data() + 1;
+  }
+  const float* row(std::size_t i) const { return exact.data() + i * stride; }
+};
+
+std::vector<float> random_floats(std::size_t n, std::mt19937& rng, bool integers) {
+  std::uniform_int_distribution<int> ints(-8, 8);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n + 1);  // v.data() + 1 is unaligned
+  for (float& x : v) x = integers ? static_cast<float>(ints(rng)) : normal(rng);
+  return v;
+}
+
+struct Oracle {
+  double value, bound;
+};
+Oracle oracle(const float* q, const float* x, std::size_t dim) {
+  double sum = 0.0, abs = 0.0;
+  for (std::size_t i = 0; i < dim; ++i) {
+    sum += static_cast<double>(q[i]) * x[i];
+    abs += std::fabs(static_cast<double>(q[i]) * x[i]);
+  }
+  // Any summation order of dim products in f32 stays within (dim + 2) u sum|q_i x_i|.
+  return {sum, (static_cast<double>(dim) + 2.0) * 0x1.0p-24 * abs + 1e-30};
+}
+
+void expect_close(float got, const Oracle& want, bool exact, const std::string& what) {
+  if (exact) {
+    EXPECT_EQ(static_cast<double>(got), want.value) << what;
+  } else {
+    EXPECT_NEAR(got, want.value, want.bound) << what;
+  }
+}
+
+class KernelTest : public ::testing::TestWithParam<std::tuple<SimdLevel, DType, bool>> {
+ protected:
+  void SetUp() override {
+    scoped_ = std::make_unique<ScopedSimdLevel>(std::get<0>(GetParam()));
+    ASSERT_TRUE(scoped_->ok());
+  }
+  DType dtype() const { return std::get<1>(GetParam()); }
+  bool integers() const { return std::get<2>(GetParam()); }
+  std::unique_ptr<ScopedSimdLevel> scoped_;
+};
+
+TEST_P(KernelTest, DotRowsGatherBlockAxpyMatchOracle) {
+  std::mt19937 rng(42);
+  for (std::size_t dim : kDims) {
+    const std::size_t stride = dim + 3;
+    const std::size_t n = 11, nq = 7;
+    Rows rows(dtype(), n, dim, stride, rng, integers());
+    const std::vector<float> qs = random_floats(nq * (dim + 1), rng, integers());
+    const float* q = qs.data() + 1;
+    const std::string at = "dim " + std::to_string(dim);
+
+    if (dtype() == DType::kF32) {
+      for (std::size_t j = 0; j < n; ++j) {
+        expect_close(dot(q, rows.f32.data() + 1 + j * stride, dim), oracle(q, rows.row(j), dim),
+                     integers(), "dot " + at);
+      }
+    }
+    std::vector<float> out(n);
+    dot_rows(q, rows.data(), dtype(), stride, n, dim, out.data());
+    for (std::size_t j = 0; j < n; ++j) {
+      expect_close(out[j], oracle(q, rows.row(j), dim), integers(), "rows " + at);
+    }
+
+    const std::vector<std::uint32_t> ids = {5, 0, 10, 3, 3, 7, 1, 9, 2};
+    std::vector<float> gathered(ids.size());
+    dot_gather(q, rows.data(), dtype(), stride, ids.data(), ids.size(), dim, gathered.data());
+    for (std::size_t j = 0; j < ids.size(); ++j) {
+      expect_close(gathered[j], oracle(q, rows.row(ids[j]), dim), integers(), "gather " + at);
+    }
+
+    const std::size_t q_stride = dim + 1, out_stride = n + 2;
+    std::vector<float> block(nq * out_stride, -1.0f);
+    dot_block(q, q_stride, nq, rows.data(), dtype(), stride, n, dim, block.data(), out_stride);
+    for (std::size_t i = 0; i < nq; ++i) {
+      for (std::size_t j = 0; j < n; ++j) {
+        expect_close(block[i * out_stride + j], oracle(q + i * q_stride, rows.row(j), dim),
+                     integers(), "block " + at);
+      }
+      EXPECT_EQ(block[i * out_stride + n], -1.0f) << "block wrote past its row, " << at;
+    }
+
+    std::vector<float> y(qs.begin() + 1, qs.begin() + 1 + static_cast<long>(dim) + 1);
+    axpy(0.5f, rows.data(), dtype(), y.data(), dim);
+    for (std::size_t c = 0; c < dim; ++c) {
+      const double want = static_cast<double>(q[c]) + 0.5 * rows.row(0)[c];
+      EXPECT_NEAR(y[c], want, 1e-6 * (1.0 + std::fabs(want))) << "axpy " << at;
+    }
+    EXPECT_EQ(y[dim], q[dim]) << "axpy wrote past dim, " << at;
+  }
+}
+
+std::vector<std::tuple<SimdLevel, DType, bool>> all_cases() {
+  std::vector<std::tuple<SimdLevel, DType, bool>> cases;
+  for (SimdLevel l : supported_levels()) {
+    for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+      for (bool integers : {true, false}) cases.emplace_back(l, t, integers);
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllLevels, KernelTest, ::testing::ValuesIn(all_cases()), [](const auto& param_info) {
+      return std::string(level_name(std::get<0>(param_info.param))) + "_" +
+             std::string(dtype_name(std::get<1>(param_info.param))) +
+             (std::get<2>(param_info.param) ? "_integers_exact" : "_normal");
+    });
+
+TEST(Kernels, SpecialValuesPropagateAtEveryLevel) {
+  const std::size_t dim = 19;
+  const float inf = std::numeric_limits<float>::infinity();
+  for (SimdLevel level : supported_levels()) {
+    ScopedSimdLevel scoped(level);
+    for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+      const std::string at = std::string(level_name(level)) + " " + std::string(dtype_name(dtype));
+      std::mt19937 rng(7);
+      Rows rows(dtype, 3, dim, dim, rng, false);
+      const std::vector<float> ones(dim, 1.0f);
+      for (std::size_t c = 0; c < dim; ++c) {
+        rows.set(c, dtype == DType::kF16 ? to_float(Float16{0x0001}) : 1e-40f);  // subnormals
+      }
+      rows.set(dim + 17, inf);
+      rows.set(2 * dim + 3, std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> out(3);
+      dot_rows(ones.data(), rows.data(), dtype, dim, 3, dim, out.data());
+      double subnormal_sum = 0.0;
+      for (std::size_t c = 0; c < dim; ++c) subnormal_sum += rows.row(0)[c];
+      EXPECT_GT(out[0], 0.0f) << "subnormal inputs must not be flushed to zero, " << at;
+      EXPECT_NEAR(out[0], subnormal_sum, subnormal_sum * 1e-5) << at;
+      EXPECT_EQ(out[1], inf) << at;
+      EXPECT_TRUE(std::isnan(out[2])) << at;
+    }
+  }
+}
+
+TEST(SimdLevel, BestIsSupportedAndScopedLevelRestores) {
+  const SimdLevel before = active_level();
+  EXPECT_EQ(before, best_level());
+  {
+    ScopedSimdLevel scalar(SimdLevel::kScalar);
+    EXPECT_TRUE(scalar.ok());
+    EXPECT_EQ(active_level(), SimdLevel::kScalar);
+  }
+  EXPECT_EQ(active_level(), before);
+  const auto levels = supported_levels();
+  ASSERT_FALSE(levels.empty());
+  EXPECT_EQ(levels.front(), SimdLevel::kScalar);
+  EXPECT_EQ(levels.back(), best_level());
+}
+
+TEST(SimdLevel, UnsupportedLevelIsRefused) {
+  const auto levels = supported_levels();
+  for (SimdLevel l : {SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon}) {
+    if (std::find(levels.begin(), levels.end(), l) != levels.end()) continue;
+    ScopedSimdLevel s(l);
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(active_level(), best_level());
+  }
+}
+
+}  // namespace
+}  // namespace ra::simd

@@ -1,0 +1,48 @@
+# End-to-end check of the `ra` program: gen -> gt agree, and bad input fails cleanly.
+# Run as: cmake -DRA=<ra> -DWORK=<dir> -P cli_test.cmake
+file(REMOVE_RECURSE ${WORK})
+
+function(run_ok)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+endfunction()
+
+function(run_fails expected)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "expected a failure: ${ARGN}")
+  endif()
+  string(FIND "${err}" "${expected}" pos)
+  if(pos EQUAL -1)
+    message(FATAL_ERROR "expected '${expected}' in the error of ${ARGN}, got:\n${err}")
+  endif()
+endfunction()
+
+run_ok(${RA} gen --kind attention --n 3000 --dim 16 --queries 40 --train-queries 500 --out ${WORK})
+foreach(f keys.fbin values.fbin train_queries.fbin queries.fbin gt.ibin)
+  if(NOT EXISTS ${WORK}/${f})
+    message(FATAL_ERROR "ra gen did not write ${f}")
+  endif()
+endforeach()
+run_ok(${RA} gt --keys ${WORK}/keys.fbin --queries ${WORK}/queries.fbin --k 100 --out ${WORK}/gt2.ibin)
+file(SHA256 ${WORK}/gt.ibin a)
+file(SHA256 ${WORK}/gt2.ibin b)
+if(NOT a STREQUAL b)
+  message(FATAL_ERROR "ra gt and ra gen disagree on the ground truth")
+endif()
+# A selector on the command line: the first 1000 keys only.
+run_ok(${RA} gt "--keys=${WORK}/keys.fbin[:1000]" --queries ${WORK}/queries.fbin --k 10 --out ${WORK}/gt3.ibin)
+file(SIZE ${WORK}/gt3.ibin size)
+if(NOT size EQUAL 1608)  # 8-byte header + 40 x 10 ids
+  message(FATAL_ERROR "unexpected gt3.ibin size ${size}")
+endif()
+
+run_fails("cannot open" ${RA} gt --keys ${WORK}/missing.fbin --queries ${WORK}/queries.fbin --out ${WORK}/x.ibin)
+run_fails("1-D array" ${RA} gt "--keys=${WORK}/keys.fbin[3]" --queries ${WORK}/queries.fbin --out ${WORK}/x.ibin)
+run_fails("must be in [1, 3000]" ${RA} gt --keys ${WORK}/keys.fbin --queries ${WORK}/queries.fbin --k 5000 --out ${WORK}/x.ibin)
+run_ok(${RA} gen --kind gaussian --n 100 --dim 8 --queries 5 --train-queries 10 --out ${WORK}/d8)
+run_fails("dimension" ${RA} gt --keys ${WORK}/keys.fbin --queries ${WORK}/d8/queries.fbin --out ${WORK}/x.ibin)
+run_fails("even dim" ${RA} gen --n 100 --dim 7 --train-queries 10 --out ${WORK}/odd)
+message(STATUS "cli test passed")
