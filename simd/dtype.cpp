@@ -1,5 +1,7 @@
 #include "simd/dtype.h"
 
+#include "simd/detail/half_bits.h"
+
 #include <bit>
 #include <cstring>
 
@@ -24,27 +26,7 @@ bool parse_dtype(std::string_view name, DType* out) noexcept {
   return false;
 }
 
-float to_float(Float16 h) noexcept {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h.bits & 0x8000u) << 16;
-  const std::uint32_t exp = (h.bits >> 10) & 0x1fu;
-  std::uint32_t mant = h.bits & 0x3ffu;
-  std::uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0u);  // inf or quiet NaN
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112u) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal half: normalise into an f32 exponent
-    int e = 113;
-    while ((mant & 0x400u) == 0) {
-      mant <<= 1;
-      --e;
-    }
-    bits = sign | (static_cast<std::uint32_t>(e) << 23) | ((mant & 0x3ffu) << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
+float to_float(Float16 h) noexcept { return simd::detail::f16_bits_to_f32(h.bits); }
 
 float to_float(BFloat16 h) noexcept {
   return std::bit_cast<float>(static_cast<std::uint32_t>(h.bits) << 16);

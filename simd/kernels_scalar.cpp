@@ -1,14 +1,20 @@
 // Scalar level: plain loops in index order, compiled for the baseline ISA. The fallback on
 // any CPU and the reference the SIMD levels are tested against.
+#include "simd/detail/half_bits.h"
 #include "simd/detail/kernel_table.h"
 
 namespace ra::simd::detail {
 namespace {
 
+// Inlined conversions: the out-of-line ones in dtype.cpp cost a call per element.
+float widen(float x) noexcept { return x; }
+float widen(Float16 x) noexcept { return f16_bits_to_f32(x.bits); }
+float widen(BFloat16 x) noexcept { return std::bit_cast<float>(static_cast<std::uint32_t>(x.bits) << 16); }
+
 template <class T>
 float dot_one(const float* q, const T* x, std::size_t dim) noexcept {
   float acc = 0.0f;
-  for (std::size_t i = 0; i < dim; ++i) acc += q[i] * to_float(x[i]);
+  for (std::size_t i = 0; i < dim; ++i) acc += q[i] * widen(x[i]);
   return acc;
 }
 
@@ -42,7 +48,7 @@ void block(const float* q, std::size_t q_stride, std::size_t nq, const void* bas
 template <class T>
 void axpy(float w, const void* x, float* y, std::size_t dim) noexcept {
   const T* xs = static_cast<const T*>(x);
-  for (std::size_t i = 0; i < dim; ++i) y[i] += w * to_float(xs[i]);
+  for (std::size_t i = 0; i < dim; ++i) y[i] += w * widen(xs[i]);
 }
 
 }  // namespace

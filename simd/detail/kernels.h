@@ -92,21 +92,42 @@ float dot(const float* a, const float* b, std::size_t dim) noexcept {
   return xsimd::hadd(acc0 + acc1);
 }
 
-inline constexpr std::size_t kRowsPerTile = 4;
+/// One query against W rows (W = batch width): W accumulators reduced together by haddp, so
+/// the horizontal sums cost one shuffle tree per W rows instead of one per row.
+template <class Arch, class T>
+void wide_tile(const float* q, const T* const* rows, std::size_t dim, float* out) noexcept {
+  using B = FloatBatch<Arch>;
+  constexpr std::size_t W = B::size;
+  B acc[W];
+  for (std::size_t b = 0; b < W; ++b) acc[b] = B(0.0f);
+  std::size_t i = 0;
+  for (; i + W <= dim; i += W) {
+    const B qv = B::load_unaligned(q + i);
+    for (std::size_t b = 0; b < W; ++b) acc[b] = xsimd::fma(qv, Load<Arch, T>::full(rows[b] + i), acc[b]);
+  }
+  if (i < dim) {
+    const B qv = Load<Arch, float>::partial(q + i, dim - i);
+    for (std::size_t b = 0; b < W; ++b) {
+      acc[b] = xsimd::fma(qv, Load<Arch, T>::partial(rows[b] + i, dim - i), acc[b]);
+    }
+  }
+  xsimd::haddp(acc).store_unaligned(out);
+}
 
 template <class Arch, class T>
 void rows(const float* q, const void* base, std::size_t stride, std::size_t n, std::size_t dim,
           float* out) noexcept {
+  constexpr std::size_t W = FloatBatch<Arch>::size;
   const T* r = static_cast<const T*>(base);
+  const T* p[W];
   std::size_t j = 0;
-  for (; j + kRowsPerTile <= n; j += kRowsPerTile) {
-    const T* p[kRowsPerTile] = {r + j * stride, r + (j + 1) * stride, r + (j + 2) * stride,
-                                r + (j + 3) * stride};
-    tile<Arch, T, 1, kRowsPerTile>(q, 0, p, dim, out + j, 1);
+  for (; j + W <= n; j += W) {
+    for (std::size_t b = 0; b < W; ++b) p[b] = r + (j + b) * stride;
+    wide_tile<Arch, T>(q, p, dim, out + j);
   }
   for (; j < n; ++j) {
-    const T* p = r + j * stride;
-    tile<Arch, T, 1, 1>(q, 0, &p, dim, out + j, 1);
+    p[0] = r + j * stride;
+    tile<Arch, T, 1, 1>(q, 0, p, dim, out + j, 1);
   }
 }
 
@@ -120,21 +141,20 @@ void prefetch_row(const T* p, std::size_t dim) noexcept {
 template <class Arch, class T>
 void gather(const float* q, const void* base, std::size_t stride, const std::uint32_t* ids,
             std::size_t n, std::size_t dim, float* out) noexcept {
+  constexpr std::size_t W = FloatBatch<Arch>::size;
   const T* r = static_cast<const T*>(base);
-  // Prefetch one tile ahead: a graph hop scores a few dozen scattered rows, each a DRAM miss.
-  for (std::size_t j = 0; j < n && j < kRowsPerTile; ++j) prefetch_row<Arch>(r + ids[j] * stride, dim);
+  // Scattered rows are DRAM misses: prefetch the next tile's rows while scoring this one.
+  for (std::size_t k = 0; k < n && k < W; ++k) prefetch_row<Arch>(r + ids[k] * stride, dim);
+  const T* p[W];
   std::size_t j = 0;
-  for (; j + kRowsPerTile <= n; j += kRowsPerTile) {
-    for (std::size_t k = j + kRowsPerTile; k < n && k < j + 2 * kRowsPerTile; ++k) {
-      prefetch_row<Arch>(r + ids[k] * stride, dim);
-    }
-    const T* p[kRowsPerTile] = {r + ids[j] * stride, r + ids[j + 1] * stride,
-                                r + ids[j + 2] * stride, r + ids[j + 3] * stride};
-    tile<Arch, T, 1, kRowsPerTile>(q, 0, p, dim, out + j, 1);
+  for (; j + W <= n; j += W) {
+    for (std::size_t k = j + W; k < n && k < j + 2 * W; ++k) prefetch_row<Arch>(r + ids[k] * stride, dim);
+    for (std::size_t b = 0; b < W; ++b) p[b] = r + ids[j + b] * stride;
+    wide_tile<Arch, T>(q, p, dim, out + j);
   }
   for (; j < n; ++j) {
-    const T* p = r + ids[j] * stride;
-    tile<Arch, T, 1, 1>(q, 0, &p, dim, out + j, 1);
+    p[0] = r + ids[j] * stride;
+    tile<Arch, T, 1, 1>(q, 0, p, dim, out + j, 1);
   }
 }
 
