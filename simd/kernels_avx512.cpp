@@ -43,6 +43,19 @@ struct Load<Avx512, BFloat16> {
   }
 };
 
+// Folds each 16-lane accumulator to 8 lanes, then reduces each group of 8 with the AVX2 tree.
+template <>
+struct ReduceLanes<Avx512> {
+  static void run(const FloatBatch<Avx512>* acc, float* out) noexcept {
+    xsimd::batch<float, xsimd::avx2> half[16];
+    for (int i = 0; i < 16; ++i) {
+      half[i] = _mm256_add_ps(_mm512_castps512_ps256(acc[i]), _mm512_extractf32x8_ps(acc[i], 1));
+    }
+    xsimd::haddp(half).store_unaligned(out);
+    xsimd::haddp(half + 8).store_unaligned(out + 8);
+  }
+};
+
 // 4 queries x 4 rows: 16 accumulators + 4 rows + 1 query of the 32 zmm registers.
 const KernelTable kAvx512Kernels = make_table<Avx512, 4, 4>();
 

@@ -92,8 +92,17 @@ float dot(const float* a, const float* b, std::size_t dim) noexcept {
   return xsimd::hadd(acc0 + acc1);
 }
 
-/// One query against W rows (W = batch width): W accumulators reduced together by haddp, so
-/// the horizontal sums cost one shuffle tree per W rows instead of one per row.
+/// Stores the W horizontal sums of W accumulators: out[i] = sum of acc[i]'s lanes. One shuffle
+/// tree for all W instead of one per row. Specialised where xsimd's haddp is wrong (its AVX-512
+/// version in xsimd 8.1 permutes the lanes).
+template <class Arch>
+struct ReduceLanes {
+  static void run(const FloatBatch<Arch>* acc, float* out) noexcept {
+    xsimd::haddp(acc).store_unaligned(out);
+  }
+};
+
+/// One query against W rows (W = batch width), the W sums reduced together.
 template <class Arch, class T>
 void wide_tile(const float* q, const T* const* rows, std::size_t dim, float* out) noexcept {
   using B = FloatBatch<Arch>;
@@ -111,7 +120,7 @@ void wide_tile(const float* q, const T* const* rows, std::size_t dim, float* out
       acc[b] = xsimd::fma(qv, Load<Arch, T>::partial(rows[b] + i, dim - i), acc[b]);
     }
   }
-  xsimd::haddp(acc).store_unaligned(out);
+  ReduceLanes<Arch>::run(acc, out);
 }
 
 template <class Arch, class T>

@@ -99,7 +99,7 @@ TEST_P(KernelTest, DotRowsGatherBlockAxpyMatchOracle) {
   std::mt19937 rng(42);
   for (std::size_t dim : kDims) {
     const std::size_t stride = dim + 3;
-    const std::size_t n = 11, nq = 7;
+    const std::size_t n = 37, nq = 7;  // 37 rows: full 8- and 16-row tiles plus tails
     Rows rows(dtype(), n, dim, stride, rng, integers());
     const std::vector<float> qs = random_floats(nq * (dim + 1), rng, integers());
     const float* q = qs.data() + 1;
@@ -117,7 +117,8 @@ TEST_P(KernelTest, DotRowsGatherBlockAxpyMatchOracle) {
       expect_close(out[j], oracle(q, rows.row(j), dim), integers(), "rows " + at);
     }
 
-    const std::vector<std::uint32_t> ids = {5, 0, 10, 3, 3, 7, 1, 9, 2};
+    std::vector<std::uint32_t> ids;  // repeats, random order, 41 of them
+    for (std::size_t i = 0; i < 41; ++i) ids.push_back(static_cast<std::uint32_t>((i * 17 + 5) % n));
     std::vector<float> gathered(ids.size());
     dot_gather(q, rows.data(), dtype(), stride, ids.data(), ids.size(), dim, gathered.data());
     for (std::size_t j = 0; j < ids.size(); ++j) {
