@@ -16,6 +16,8 @@ Runner add_info(CLI::App& app);
 Runner add_gen(CLI::App& app);
 Runner add_gt(CLI::App& app);
 Runner add_demo(CLI::App& app);
+Runner add_build(CLI::App& app);
+Runner add_query(CLI::App& app);
 
 /// Prints "ra <command>: <status>" on stderr and returns exit code 1.
 int fail(std::string_view command, const Status& status);

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   runners["info"] = ra::cli::add_info(app);
   runners["gen"] = ra::cli::add_gen(app);
   runners["gt"] = ra::cli::add_gt(app);
+  runners["build"] = ra::cli::add_build(app);
+  runners["query"] = ra::cli::add_query(app);
   runners["demo"] = ra::cli::add_demo(app);
   CLI11_PARSE(app, argc, argv);
   for (CLI::App* sub : app.get_subcommands()) return runners.at(sub->get_name())();

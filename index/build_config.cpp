@@ -1,0 +1,44 @@
+#include "index/build_config.h"
+
+#include <cstdio>
+
+namespace ra {
+
+Status BuildConfig::validate() const {
+  if (max_degree < 4 || max_degree > 512) {
+    return Status::InvalidArgument("max_degree (M) must be in [4, 512], got " + std::to_string(max_degree));
+  }
+  if (query_knn < 2) {
+    return Status::InvalidArgument("query_knn (Kq) must be >= 2, got " + std::to_string(query_knn));
+  }
+  if (build_beam < max_degree) {
+    return Status::InvalidArgument("build_beam (" + std::to_string(build_beam) +
+                                   ") must be >= max_degree (" + std::to_string(max_degree) + ")");
+  }
+  if (!(bootstrap_fraction > 0.0 && bootstrap_fraction <= 1.0)) {
+    return Status::InvalidArgument("bootstrap_fraction must be in (0, 1]");
+  }
+  if (storage == DType::kBF16) {
+    return Status::InvalidArgument("index storage must be f32 or f16");
+  }
+  return Status::OK();
+}
+
+std::string BuildReport::to_string() const {
+  char buf[768];
+  std::snprintf(buf, sizeof(buf),
+                "build: %.2f s (knn %.2f s%s, projection %.2f s, reverse edges %.2f s, "
+                "connectivity %.2f s)\n"
+                "graph: %llu edges, degree mean %.1f min %u max %u; %llu pivots; %llu keys "
+                "without out-edges before repair; %llu keys repaired; %llu unreachable\n"
+                "memory: graph %.1f MiB, vectors %.1f MiB",
+                total_s, knn_s, knn_recall < 1.0 ? (", recall " + std::to_string(knn_recall).substr(0, 5)).c_str() : "",
+                projection_s, reverse_s, connectivity_s, static_cast<unsigned long long>(edges),
+                mean_degree, min_degree, max_degree, static_cast<unsigned long long>(pivots),
+                static_cast<unsigned long long>(zero_out_degree),
+                static_cast<unsigned long long>(repaired), static_cast<unsigned long long>(unreachable),
+                static_cast<double>(graph_bytes) / (1 << 20), static_cast<double>(vector_bytes) / (1 << 20));
+  return buf;
+}
+
+}  // namespace ra

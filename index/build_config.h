@@ -1,0 +1,52 @@
+#pragma once
+// Configuration and report of a query-guided graph build.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "index/status.h"
+#include "simd/dtype.h"
+
+namespace ra {
+
+/// How the training queries' kNN is found (build step 1).
+enum class KnnMode : std::uint8_t {
+  kExact,      // exact top-Kq over all keys (blocked scan)
+  kBootstrap,  // exact for a sample, then beam search on a graph built from that sample
+};
+
+struct BuildConfig {
+  std::uint32_t max_degree = 32;    // M: out-degree bound of every key
+  std::uint32_t query_knn = 100;    // Kq: keys linked through each training query
+  std::uint32_t build_beam = 128;   // beam while linking keys by search (repair, insert, bootstrap)
+  KnnMode knn_mode = KnnMode::kExact;
+  double bootstrap_fraction = 0.1;  // kBootstrap: share of training queries solved exactly
+  DType storage = DType::kF32;      // how an owning index stores keys (f32 or f16)
+  std::uint32_t num_threads = 0;    // 0: all OpenMP threads
+  /// Called (from the building thread) as each build step starts; the library never prints.
+  std::function<void(std::string_view step)> progress;
+
+  Status validate() const;
+  void report_progress(std::string_view step) const {
+    if (progress) progress(step);
+  }
+};
+
+/// What a build did and what it cost. Times in seconds.
+struct BuildReport {
+  double knn_s = 0, projection_s = 0, reverse_s = 0, connectivity_s = 0, total_s = 0;
+  double knn_recall = 1.0;            // measured on a sample in kBootstrap mode; 1 when exact
+  std::uint64_t pivots = 0;           // distinct keys that are some training query's best
+  std::uint64_t edges = 0;
+  double mean_degree = 0;
+  std::uint32_t min_degree = 0, max_degree = 0;
+  std::uint64_t zero_out_degree = 0;  // keys with no out-edge before repair
+  std::uint64_t repaired = 0;         // keys linked in because the entry point could not reach them
+  std::uint64_t unreachable = 0;      // after repair (0 unless repair failed)
+  std::uint64_t graph_bytes = 0, vector_bytes = 0;
+
+  std::string to_string() const;
+};
+
+}  // namespace ra

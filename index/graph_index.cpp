@@ -1,0 +1,335 @@
+#include "index/graph_index.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "index/beam_search.h"
+#include "index/build/connectivity.h"
+#include "index/build/projection.h"
+#include "index/build/query_knn.h"
+#include "index/threading.h"
+
+namespace ra {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+Status check_query_row(const float* q, std::size_t dim) {
+  for (std::size_t c = 0; c < dim; ++c) {
+    if (!std::isfinite(q[c])) {
+      return Status::InvalidArgument("query has a non-finite value at column " + std::to_string(c));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status SearchParams::validate(std::size_t index_size) const {
+  if (k == 0) return Status::InvalidArgument("k must be >= 1");
+  if (k > index_size) {
+    return Status::InvalidArgument("k = " + std::to_string(k) + " exceeds the index size " +
+                                   std::to_string(index_size));
+  }
+  if (beam < k) {
+    return Status::InvalidArgument("beam (" + std::to_string(beam) + ") must be >= k (" +
+                                   std::to_string(k) + ")");
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<GraphIndex>> GraphIndex::assemble(const MatrixView& keys, KeyOwnership own,
+                                                         const BuildConfig& cfg) {
+  RA_RETURN_IF_ERROR(cfg.validate());
+  RA_RETURN_IF_ERROR(validate_matrix(keys, "keys"));
+  if (keys.rows > std::numeric_limits<NodeId>::max()) {
+    return Status::InvalidArgument("too many keys for 32-bit node ids");
+  }
+  std::unique_ptr<GraphIndex> idx(new GraphIndex());
+  idx->cfg_ = cfg;
+  if (own == KeyOwnership::kReference) {
+    idx->keys_ = keys;
+  } else {
+    const std::size_t row_bytes = keys.dim * dtype_size(cfg.storage);
+    idx->storage_.resize(keys.rows * row_bytes);
+    std::vector<float> row(keys.dim);
+    for (std::size_t i = 0; i < keys.rows; ++i) {
+      convert_to_f32(keys.row_bytes(i), keys.dtype, keys.dim, row.data());
+      convert_from_f32(row.data(), keys.dim, cfg.storage, idx->storage_.data() + i * row_bytes);
+    }
+    idx->owns_keys_ = true;
+    idx->keys_ = {idx->storage_.data(), cfg.storage, keys.rows, keys.dim, keys.dim};
+  }
+  idx->graph_ = Graph(keys.rows, cfg.max_degree);
+  return idx;
+}
+
+Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
+                                                      const MatrixView& train_queries,
+                                                      const BuildConfig& cfg, KeyOwnership ownership,
+                                                      BuildReport* report) {
+  try {
+    const auto t0 = Clock::now();
+    RA_RETURN_IF_ERROR(validate_f32_matrix(train_queries, "training queries"));
+    if (train_queries.dim != keys.dim) {
+      return Status::InvalidArgument("training queries have dimension " +
+                                     std::to_string(train_queries.dim) + ", the keys " +
+                                     std::to_string(keys.dim));
+    }
+    RA_ASSIGN_OR_RETURN(auto idx, assemble(keys, ownership, cfg));
+    const auto kq = static_cast<std::uint32_t>(std::min<std::size_t>(cfg.query_knn, keys.rows));
+    BuildReport local;
+    std::vector<NodeId> knn;
+    cfg.report_progress("training-query kNN");
+    if (cfg.knn_mode == KnnMode::kExact || train_queries.rows < 2) {
+      RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, train_queries, kq, cfg.num_threads, &knn));
+    } else {
+      // Bootstrap: exact kNN for an evenly spaced sample, a graph from it, then the remaining
+      // queries by beam search on that graph. Its recall is measured on held-out queries.
+      const std::size_t m = train_queries.rows;
+      const auto stride = static_cast<std::size_t>(std::max(1.0, std::round(1.0 / cfg.bootstrap_fraction)));
+      RA_ASSIGN_OR_RETURN(Matrix sample, Matrix::zeros((m + stride - 1) / stride, keys.dim));
+      for (std::size_t i = 0; i < sample.rows(); ++i) {
+        std::memcpy(sample.f32_row(i), train_queries.f32_row(i * stride), keys.dim * sizeof(float));
+      }
+      std::vector<NodeId> sample_knn;
+      RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, sample.view(), kq, cfg.num_threads, &sample_knn));
+      RA_ASSIGN_OR_RETURN(auto boot, build_from_knn(idx->keys_, sample_knn, kq,
+                                                    choose_entry(idx->keys_, sample.view()), cfg,
+                                                    KeyOwnership::kReference, nullptr));
+      SearchResults found;
+      SearchParams sp{kq, std::max(cfg.build_beam, kq), cfg.num_threads};
+      RA_RETURN_IF_ERROR(boot->search(train_queries, sp, &found));
+      knn.resize(found.ids.size());
+      std::transform(found.ids.begin(), found.ids.end(), knn.begin(),
+                     [](Label id) { return static_cast<NodeId>(id); });
+      for (std::size_t i = 0; i < sample.rows(); ++i) {  // the sample's rows are exact
+        std::copy_n(sample_knn.begin() + static_cast<std::ptrdiff_t>(i * kq), kq,
+                    knn.begin() + static_cast<std::ptrdiff_t>(i * stride * kq));
+      }
+      const std::size_t check = std::min<std::size_t>(200, m);
+      RA_ASSIGN_OR_RETURN(Matrix held_out, Matrix::zeros(check, keys.dim));
+      std::vector<NodeId> approx(check * kq), exact;
+      for (std::size_t i = 0; i < check; ++i) {
+        std::size_t r = i * m / check;
+        if (r % stride == 0 && stride > 1) r = std::min(r + 1, m - 1);  // outside the sample
+        std::memcpy(held_out.f32_row(i), train_queries.f32_row(r), keys.dim * sizeof(float));
+        std::copy_n(knn.begin() + static_cast<std::ptrdiff_t>(r * kq), kq, approx.begin() + static_cast<std::ptrdiff_t>(i * kq));
+      }
+      RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, held_out.view(), kq, cfg.num_threads, &exact));
+      local.knn_recall = knn_recall(approx, exact, kq);
+    }
+    local.knn_s = seconds_since(t0);
+    const NodeId entry = choose_entry(idx->keys_, train_queries);
+    // Hand the assembled keys to the pipeline without copying them again.
+    const double knn_recall_measured = local.knn_recall;
+    RA_ASSIGN_OR_RETURN(auto built, build_from_knn(idx->keys_, knn, kq, entry, cfg,
+                                                   KeyOwnership::kReference, &local));
+    idx->graph_ = std::move(built->graph_);
+    idx->entry_ = built->entry_;
+    idx->pruner_ = std::move(built->pruner_);
+    local.knn_recall = knn_recall_measured;
+    local.knn_s = seconds_since(t0) - local.projection_s - local.reverse_s - local.connectivity_s;
+    local.total_s = seconds_since(t0);
+    local.vector_bytes = idx->owns_keys_ ? idx->storage_.size() : 0;
+    if (report != nullptr) *report = local;
+    return idx;
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("graph build: out of memory");
+  }
+}
+
+Result<std::unique_ptr<GraphIndex>> GraphIndex::build_from_knn(
+    const MatrixView& keys, std::span<const NodeId> knn, std::size_t knn_k, NodeId entry_hint,
+    const BuildConfig& cfg, KeyOwnership ownership, BuildReport* report) {
+  try {
+    RA_ASSIGN_OR_RETURN(auto idx, assemble(keys, ownership, cfg));
+    const std::size_t n = keys.rows;
+    if (knn_k == 0 || knn.size() % knn_k != 0 || knn.empty()) {
+      return Status::InvalidArgument("the kNN must be a non-empty num_train x knn_k block");
+    }
+    for (NodeId id : knn) {
+      if (id >= n) return Status::InvalidArgument("kNN id " + std::to_string(id) + " >= n");
+    }
+    if (entry_hint >= n) return Status::InvalidArgument("entry point out of range");
+    const int threads = resolve_threads(cfg.num_threads);
+    BuildReport local = report ? *report : BuildReport{};
+
+    auto t = Clock::now();
+    cfg.report_progress("projection");
+    idx->pruner_ = std::make_unique<Pruner>(idx->keys_, cfg.max_degree, threads);
+    RA_ASSIGN_OR_RETURN(local.pivots, project_queries(knn, knn_k, *idx->pruner_, threads, &idx->graph_));
+    local.projection_s = seconds_since(t);
+    t = Clock::now();
+    cfg.report_progress("reverse edges");
+    RA_RETURN_IF_ERROR(add_reverse_edges(*idx->pruner_, threads, &idx->graph_));
+    local.reverse_s = seconds_since(t);
+    t = Clock::now();
+    idx->entry_ = entry_hint;
+    cfg.report_progress("connectivity");
+    RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
+                        connect_keys(idx->keys_, *idx->pruner_, entry_hint, cfg.build_beam,
+                                            threads, &idx->graph_));
+    local.connectivity_s = seconds_since(t);
+    local.zero_out_degree = conn.zero_out_degree;
+    local.repaired = conn.repaired;
+    local.unreachable = conn.unreachable;
+    local.edges = idx->graph_.num_edges();
+    local.mean_degree = static_cast<double>(local.edges) / static_cast<double>(n);
+    const auto& deg = idx->graph_.degrees();
+    local.min_degree = *std::min_element(deg.begin(), deg.end());
+    local.max_degree = *std::max_element(deg.begin(), deg.end());
+    local.graph_bytes = idx->graph_.slots().size() * sizeof(NodeId) + deg.size() * sizeof(std::uint32_t);
+    local.vector_bytes = idx->owns_keys_ ? idx->storage_.size() : 0;
+    if (report != nullptr) *report = local;
+    return idx;
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("graph build: out of memory");
+  }
+}
+
+std::uint64_t GraphIndex::memory_bytes() const noexcept {
+  return graph_.slots().size() * sizeof(NodeId) + graph_.degrees().size() * sizeof(std::uint32_t) +
+         storage_.size() + size() * sizeof(float);  // + the pruner's key.mean products
+}
+
+SearchContext GraphIndex::make_context() const {
+  SearchContext ctx(size());
+  ctx.scores.resize(std::max<std::size_t>(graph_.max_degree(), 1));
+  ctx.ids.reserve(graph_.max_degree());
+  return ctx;
+}
+
+Status GraphIndex::search_one(const float* query, const SearchParams& p, SearchContext& ctx,
+                              Label* ids, float* scores, SearchStats* stats) const {
+  RA_RETURN_IF_ERROR(p.validate(size()));
+  RA_RETURN_IF_ERROR(check_query_row(query, dim()));
+  try {
+    if (ctx.scores.size() < graph_.max_degree()) ctx.scores.resize(graph_.max_degree());
+    beam_search(graph_, keys_, query, {&entry_, 1}, p.beam, ctx, stats);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("search context: out of memory");
+  }
+  const std::size_t found = std::min<std::size_t>(p.k, ctx.pool.size());
+  for (std::size_t i = 0; i < p.k; ++i) {
+    ids[i] = i < found ? static_cast<Label>(ctx.pool[i].id) : kNoLabel;
+    scores[i] = i < found ? ctx.pool[i].score : -std::numeric_limits<float>::infinity();
+  }
+  return Status::OK();
+}
+
+Status GraphIndex::search(const MatrixView& queries, const SearchParams& p, SearchResults* out,
+                          std::vector<SearchStats>* stats) const {
+  RA_RETURN_IF_ERROR(p.validate(size()));
+  RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
+  if (queries.dim != dim()) {
+    return Status::InvalidArgument("queries have dimension " + std::to_string(queries.dim) +
+                                   ", the index " + std::to_string(dim()));
+  }
+  try {
+    const int threads = resolve_threads(p.num_threads);
+    out->num_queries = queries.rows;
+    out->k = p.k;
+    out->ids.assign(queries.rows * p.k, kNoLabel);
+    out->scores.assign(queries.rows * p.k, 0.0f);
+    if (stats != nullptr) stats->assign(queries.rows, SearchStats{});
+    std::vector<SearchContext> contexts;
+    for (int t = 0; t < threads; ++t) contexts.push_back(make_context());
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(queries.rows); ++i) {
+      const auto q = static_cast<std::size_t>(i);
+      // Cannot fail: parameters, shape and values were validated above.
+      (void)search_one(queries.f32_row(q), p, contexts[omp_get_thread_num()],
+                       out->ids.data() + q * p.k, out->scores.data() + q * p.k,
+                       stats ? &(*stats)[q] : nullptr);
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("batch search: out of memory");
+  }
+  return Status::OK();
+}
+
+Status GraphIndex::append(const MatrixView& rows) {
+  if (!owns_keys_) return Status::InvalidArgument("append needs an owning index; use extend()");
+  RA_RETURN_IF_ERROR(validate_matrix(rows, "appended keys"));
+  if (rows.dim != dim()) return Status::InvalidArgument("appended keys have the wrong dimension");
+  const std::size_t first = size(), row_bytes = dim() * dtype_size(keys_.dtype);
+  try {
+    storage_.resize((first + rows.rows) * row_bytes);
+    std::vector<float> row(dim());
+    for (std::size_t i = 0; i < rows.rows; ++i) {
+      convert_to_f32(rows.row_bytes(i), rows.dtype, dim(), row.data());
+      convert_from_f32(row.data(), dim(), keys_.dtype, storage_.data() + (first + i) * row_bytes);
+    }
+    keys_ = {storage_.data(), keys_.dtype, first + rows.rows, dim(), dim()};
+  } catch (const std::bad_alloc&) {
+    storage_.resize(first * row_bytes);
+    return Status::ResourceExhausted("append: out of memory");
+  }
+  return link_new_keys(first);
+}
+
+Status GraphIndex::extend(const MatrixView& all_keys) {
+  if (owns_keys_) return Status::InvalidArgument("extend needs a referencing index; use append()");
+  if (all_keys.dim != dim() || all_keys.dtype != keys_.dtype) {
+    return Status::InvalidArgument("extended keys must keep the dimension and dtype");
+  }
+  if (all_keys.rows < size()) return Status::InvalidArgument("extend cannot remove keys");
+  const std::size_t first = size();
+  RA_RETURN_IF_ERROR(validate_matrix(all_keys.slice_rows(first, all_keys.rows), "appended keys"));
+  keys_ = all_keys;
+  return link_new_keys(first);
+}
+
+Status GraphIndex::link_new_keys(std::size_t first) {
+  const std::size_t last = keys_.rows;
+  if (last == first) return Status::OK();
+  if (last > std::numeric_limits<NodeId>::max()) return Status::InvalidArgument("too many keys");
+  try {
+    graph_.grow(last - first);
+    pruner_->extend(keys_);
+    SearchContext ctx = make_context();
+    PruneScratch scratch;
+    std::vector<NodeId> candidates, kept, merged;
+    std::vector<float> q(dim());
+    for (std::size_t v = first; v < last; ++v) {
+      const auto u = static_cast<NodeId>(v);
+      convert_to_f32(keys_.row_bytes(u), keys_.dtype, dim(), q.data());
+      beam_search(graph_, keys_, q.data(), {&entry_, 1}, cfg_.build_beam, ctx, nullptr);
+      candidates.clear();
+      for (std::size_t j = 0; j < ctx.pool.size(); ++j) candidates.push_back(ctx.pool[j].id);
+      pruner_->prune(u, candidates, scratch, &kept);
+      graph_.set_neighbors(u, kept);
+      bool linked = false;
+      for (NodeId r : kept) {
+        if (graph_.add_neighbor(r, u)) {
+          linked = true;
+          continue;
+        }
+        merged.assign(graph_.neighbors(r).begin(), graph_.neighbors(r).end());
+        merged.push_back(u);
+        pruner_->prune(r, merged, scratch, &candidates);
+        graph_.set_neighbors(r, candidates);
+        linked = linked || std::find(candidates.begin(), candidates.end(), u) != candidates.end();
+      }
+      if (!linked && !kept.empty()) {  // keep u reachable: it replaces the weakest edge
+        merged.assign(graph_.neighbors(kept[0]).begin(), graph_.neighbors(kept[0]).end());
+        merged.back() = u;
+        graph_.set_neighbors(kept[0], merged);
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("insert: out of memory");
+  }
+  return Status::OK();
+}
+
+}  // namespace ra

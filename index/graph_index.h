@@ -1,0 +1,101 @@
+#pragma once
+// GraphIndex: MIPS for out-of-distribution queries. A graph over the keys whose edges come from
+// where training queries land (their kNN, projected onto the keys; RoarGraph-style), searched
+// best-first from one entry point. score(q, key) = <q, key>, larger is better.
+//
+// Thread safety: search_one / search are const and may run concurrently (one SearchContext per
+// thread). append / extend modify the index and need exclusive access.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "index/build/prune.h"
+#include "index/build_config.h"
+#include "index/graph.h"
+#include "index/matrix.h"
+#include "index/result.h"
+#include "index/search.h"
+#include "index/search_context.h"
+
+namespace ra {
+
+struct SearchParams {
+  std::uint32_t k = 10;
+  std::uint32_t beam = 64;        // candidates kept during the search ("L"), >= k
+  std::uint32_t num_threads = 0;  // batch search only; 0: all
+
+  Status validate(std::size_t index_size) const;
+};
+
+/// How the index holds its keys.
+enum class KeyOwnership : std::uint8_t {
+  kCopy,       // the index copies the keys (in BuildConfig::storage dtype) and owns them
+  kReference,  // the index reads the caller's memory, which must outlive it (no copy)
+};
+
+class GraphIndex {
+ public:
+  /// Builds over `keys` (f32, f16 or bf16; n x d) guided by `train_queries` (f32, m x d),
+  /// samples of the query distribution, which may differ from the keys' distribution.
+  static Result<std::unique_ptr<GraphIndex>> build(const MatrixView& keys,
+                                                   const MatrixView& train_queries,
+                                                   const BuildConfig& cfg,
+                                                   KeyOwnership ownership = KeyOwnership::kCopy,
+                                                   BuildReport* report = nullptr);
+  /// For callers that already have the training queries' kNN (num_train x knn_k ids, best
+  /// first), e.g. from a GPU. `entry_hint` is the search entry (e.g. choose_entry's pick).
+  static Result<std::unique_ptr<GraphIndex>> build_from_knn(
+      const MatrixView& keys, std::span<const NodeId> knn, std::size_t knn_k, NodeId entry_hint,
+      const BuildConfig& cfg, KeyOwnership ownership = KeyOwnership::kCopy,
+      BuildReport* report = nullptr);
+  /// Loads a file written by save(). An index saved without its vectors (kReference) needs
+  /// them back as `external_keys` (same n and dim).
+  static Result<std::unique_ptr<GraphIndex>> load(const std::string& path,
+                                                  const MatrixView& external_keys = {});
+  /// Writes one self-describing, versioned, checksummed file (temporary + rename).
+  Status save(const std::string& path) const;
+
+  std::size_t size() const noexcept { return graph_.size(); }
+  std::size_t dim() const noexcept { return keys_.dim; }
+  DType dtype() const noexcept { return keys_.dtype; }
+  NodeId entry_point() const noexcept { return entry_; }
+  const Graph& graph() const noexcept { return graph_; }
+  const MatrixView& keys() const noexcept { return keys_; }
+  bool owns_keys() const noexcept { return owns_keys_; }
+  std::uint64_t memory_bytes() const noexcept;
+
+  /// A context sized for this index; reuse it across queries on one thread.
+  SearchContext make_context() const;
+  /// Top-k of one query (f32, dim floats) into ids/scores (k slots each, best first).
+  /// Allocates nothing once ctx has been used with this index.
+  Status search_one(const float* query, const SearchParams& p, SearchContext& ctx, Label* ids,
+                    float* scores, SearchStats* stats = nullptr) const;
+  /// All queries on p.num_threads OpenMP threads; per-query stats when `stats` is given.
+  Status search(const MatrixView& queries, const SearchParams& p, SearchResults* out,
+                std::vector<SearchStats>* stats = nullptr) const;
+
+  /// Owning index: adds `rows` as new keys, linked by search and pruning, searchable at once.
+  Status append(const MatrixView& rows);
+  /// Referencing index: the caller's keys grew to `all_keys` (same dim and dtype, more rows,
+  /// possibly moved); rows past the old size become new keys.
+  Status extend(const MatrixView& all_keys);
+
+ private:
+  GraphIndex() = default;
+  static Result<std::unique_ptr<GraphIndex>> assemble(const MatrixView& keys, KeyOwnership own,
+                                                      const BuildConfig& cfg);
+  Status link_new_keys(std::size_t first);
+
+  friend class GraphIndexSerializer;
+  BuildConfig cfg_;
+  bool owns_keys_ = false;
+  std::vector<std::byte> storage_;  // the keys, dense, when the index owns them
+  MatrixView keys_;                 // over storage_ or over the caller's memory
+  Graph graph_;
+  NodeId entry_ = 0;
+  std::unique_ptr<Pruner> pruner_;
+};
+
+}  // namespace ra

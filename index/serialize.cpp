@@ -1,0 +1,223 @@
+// The .ra index file, version 1. Little-endian throughout.
+//
+//   header (64 bytes): magic "OODXIDX\0" | u32 version | u32 header_bytes | u64 n | u32 dim |
+//     u32 max_degree | u32 entry | u32 flags (bit 0: vectors embedded) | u8 dtype | u8[3] 0 |
+//     u32 query_knn | u32 build_beam | u32 reserved[2] | u32 header_crc (of the 60 bytes before)
+//   sections, in this order: u32 tag | u64 bytes | payload | u32 crc32(payload)
+//     1 MEAN      dim f32 (the key mean used for centred pruning)
+//     2 DEGREES   n u32
+//     3 NEIGHBORS n * max_degree u32
+//     4 VECTORS   n * dim * dtype_size (only with flag bit 0)
+// load() checks every size against the file and every checksum, and rejects trailing bytes.
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "index/crc32.h"
+#include "index/graph_index.h"
+
+namespace ra {
+namespace {
+
+constexpr char kMagic[8] = {'O', 'O', 'D', 'X', 'I', 'D', 'X', '\0'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kHeaderBytes = 64;
+constexpr std::uint32_t kFlagVectors = 1;
+enum Tag : std::uint32_t { kMean = 1, kDegrees = 2, kNeighbors = 3, kVectors = 4 };
+
+#pragma pack(push, 1)
+struct Header {
+  char magic[8];
+  std::uint32_t version, header_bytes;
+  std::uint64_t n;
+  std::uint32_t dim, max_degree, entry, flags;
+  std::uint8_t dtype, pad[3];
+  std::uint32_t query_knn, build_beam, reserved[2];
+  std::uint32_t header_crc;
+};
+#pragma pack(pop)
+static_assert(sizeof(Header) == kHeaderBytes);
+
+std::uint32_t header_crc(const Header& h) { return crc32(&h, offsetof(Header, header_crc)); }
+
+// Reads sections from an in-memory file with bounds and checksum checks.
+class Reader {
+ public:
+  Reader(const std::vector<char>& file, std::string path) : file_(file), path_(std::move(path)) {}
+  Status section(std::uint32_t tag, std::uint64_t expected_bytes, void* dst) {
+    const std::string where = path_ + ": section " + std::to_string(tag);
+    if (pos_ + 12 > file_.size()) return Status::Corruption(where + " is missing (file truncated)");
+    std::uint32_t got_tag;
+    std::uint64_t bytes;
+    std::memcpy(&got_tag, file_.data() + pos_, 4);
+    std::memcpy(&bytes, file_.data() + pos_ + 4, 8);
+    if (got_tag != tag) {
+      return Status::Corruption(where + ": found tag " + std::to_string(got_tag) + " instead");
+    }
+    if (bytes != expected_bytes) {
+      return Status::Corruption(where + " holds " + std::to_string(bytes) + " bytes, the header implies " +
+                                std::to_string(expected_bytes));
+    }
+    pos_ += 12;
+    if (pos_ + bytes + 4 > file_.size()) return Status::Corruption(where + " is truncated");
+    std::uint32_t crc;
+    std::memcpy(&crc, file_.data() + pos_ + bytes, 4);
+    if (crc != crc32(file_.data() + pos_, bytes)) {
+      return Status::Corruption(where + ": checksum mismatch (the file is corrupted)");
+    }
+    std::memcpy(dst, file_.data() + pos_, bytes);
+    pos_ += bytes + 4;
+    return Status::OK();
+  }
+  bool at_end() const { return pos_ == file_.size(); }
+  void skip_header() { pos_ = kHeaderBytes; }
+
+ private:
+  const std::vector<char>& file_;
+  std::string path_;
+  std::size_t pos_ = 0;
+};
+
+void write_section(std::ofstream& out, std::uint32_t tag, const void* data, std::uint64_t bytes) {
+  const std::uint32_t crc = crc32(data, bytes);
+  out.write(reinterpret_cast<const char*>(&tag), 4);
+  out.write(reinterpret_cast<const char*>(&bytes), 8);
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+  out.write(reinterpret_cast<const char*>(&crc), 4);
+}
+
+}  // namespace
+
+class GraphIndexSerializer {
+ public:
+  static Status save(const GraphIndex& idx, const std::string& path) {
+    Header h{};
+    std::memcpy(h.magic, kMagic, 8);
+    h.version = kVersion;
+    h.header_bytes = kHeaderBytes;
+    h.n = idx.size();
+    h.dim = static_cast<std::uint32_t>(idx.dim());
+    h.max_degree = idx.graph_.max_degree();
+    h.entry = idx.entry_;
+    h.flags = idx.owns_keys_ ? kFlagVectors : 0;
+    h.dtype = static_cast<std::uint8_t>(idx.keys_.dtype);
+    h.query_knn = idx.cfg_.query_knn;
+    h.build_beam = idx.cfg_.build_beam;
+    h.header_crc = header_crc(h);
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      if (!out) return Status::IoError(path + ": cannot open for writing");
+      out.write(reinterpret_cast<const char*>(&h), sizeof(h));
+      const auto& mean = idx.pruner_->mean();
+      write_section(out, kMean, mean.data(), mean.size() * sizeof(float));
+      write_section(out, kDegrees, idx.graph_.degrees().data(), idx.size() * sizeof(std::uint32_t));
+      write_section(out, kNeighbors, idx.graph_.slots().data(), idx.graph_.slots().size() * sizeof(NodeId));
+      if (idx.owns_keys_) write_section(out, kVectors, idx.storage_.data(), idx.storage_.size());
+      out.flush();
+      if (!out) {
+        out.close();
+        std::filesystem::remove(tmp);
+        return Status::IoError(path + ": write failed (disk full?)");
+      }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) return Status::IoError(path + ": cannot rename into place: " + ec.message());
+    return Status::OK();
+  }
+
+  static Result<std::unique_ptr<GraphIndex>> load(const std::string& path, const MatrixView& external) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) return Status::IoError(path + ": cannot open for reading");
+    const auto size = static_cast<std::size_t>(in.tellg());
+    std::vector<char> file(size);
+    in.seekg(0);
+    if (!in.read(file.data(), static_cast<std::streamsize>(size))) {
+      return Status::IoError(path + ": read failed");
+    }
+    if (size < kHeaderBytes) return Status::Corruption(path + ": too short for an index header");
+    Header h;
+    std::memcpy(&h, file.data(), sizeof(h));
+    if (std::memcmp(h.magic, kMagic, 8) != 0) {
+      return Status::Corruption(path + ": not a RetrievalAttention index (bad magic)");
+    }
+    if (h.version > kVersion) {
+      return Status::Unsupported(path + ": index format version " + std::to_string(h.version) +
+                                 " is newer than this library reads (" + std::to_string(kVersion) + ")");
+    }
+    if (h.version != kVersion || h.header_bytes != kHeaderBytes || h.header_crc != header_crc(h)) {
+      return Status::Corruption(path + ": header checksum mismatch or unknown layout");
+    }
+    if (h.dim == 0 || h.n == 0 || h.max_degree < 4 || h.max_degree > 512 || h.entry >= h.n ||
+        h.dtype > static_cast<std::uint8_t>(DType::kBF16) || h.n > 0xffffffffull) {
+      return Status::Corruption(path + ": header values out of range");
+    }
+    const auto dtype = static_cast<DType>(h.dtype);
+    const bool embedded = (h.flags & kFlagVectors) != 0;
+    // Bound every allocation by the file size before making it.
+    const std::uint64_t graph_bytes = h.n * (4ull + 4ull * h.max_degree);
+    const std::uint64_t vector_bytes = embedded ? h.n * h.dim * dtype_size(dtype) : 0;
+    if (graph_bytes + vector_bytes + 4ull * h.dim > size) {
+      return Status::Corruption(path + ": truncated (the header promises more data than the file holds)");
+    }
+
+    std::unique_ptr<GraphIndex> idx(new GraphIndex());
+    idx->cfg_.max_degree = h.max_degree;
+    idx->cfg_.query_knn = h.query_knn;
+    idx->cfg_.build_beam = std::max(h.build_beam, h.max_degree);
+    idx->cfg_.storage = dtype;
+    idx->entry_ = h.entry;
+    Reader r(file, path);
+    r.skip_header();
+    std::vector<float> mean(h.dim);
+    RA_RETURN_IF_ERROR(r.section(kMean, h.dim * 4ull, mean.data()));
+    std::vector<std::uint32_t> degrees(h.n);
+    RA_RETURN_IF_ERROR(r.section(kDegrees, h.n * 4ull, degrees.data()));
+    std::vector<NodeId> slots(h.n * h.max_degree);
+    RA_RETURN_IF_ERROR(r.section(kNeighbors, slots.size() * 4ull, slots.data()));
+    for (std::size_t v = 0; v < h.n; ++v) {
+      if (degrees[v] > h.max_degree) return Status::Corruption(path + ": degree above the maximum");
+      for (std::uint32_t j = 0; j < degrees[v]; ++j) {
+        if (slots[v * h.max_degree + j] >= h.n) return Status::Corruption(path + ": neighbour id out of range");
+      }
+    }
+    if (embedded) {
+      if (external.data != nullptr) {
+        return Status::InvalidArgument(path + ": the index embeds its keys; pass no external keys");
+      }
+      idx->storage_.resize(vector_bytes);
+      RA_RETURN_IF_ERROR(r.section(kVectors, vector_bytes, idx->storage_.data()));
+      idx->owns_keys_ = true;
+      idx->keys_ = {idx->storage_.data(), dtype, h.n, h.dim, h.dim};
+    } else {
+      if (external.data == nullptr) {
+        return Status::InvalidArgument(path + ": the index was saved without its keys; pass them to load()");
+      }
+      if (external.rows != h.n || external.dim != h.dim || external.dtype != dtype) {
+        return Status::InvalidArgument(path + ": external keys must be " + std::to_string(h.n) + " x " +
+                                       std::to_string(h.dim) + " " + std::string(dtype_name(dtype)));
+      }
+      idx->keys_ = external;
+    }
+    if (!r.at_end()) return Status::Corruption(path + ": unexpected bytes after the last section");
+    idx->graph_ = Graph::from_arrays(h.max_degree, std::move(degrees), std::move(slots));
+    idx->pruner_ = std::make_unique<Pruner>(idx->keys_, h.max_degree, std::move(mean), resolve_threads(0));
+    return idx;
+  }
+};
+
+Status GraphIndex::save(const std::string& path) const {
+  return GraphIndexSerializer::save(*this, path);
+}
+
+Result<std::unique_ptr<GraphIndex>> GraphIndex::load(const std::string& path,
+                                                     const MatrixView& external_keys) {
+  try {
+    return GraphIndexSerializer::load(path, external_keys);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted(path + ": out of memory while loading");
+  }
+}
+
+}  // namespace ra

@@ -1,0 +1,47 @@
+#pragma once
+// Carrying exceptions out of OpenMP regions (an exception escaping a region terminates the
+// program): each iteration runs through run(), the first failure is kept and later iterations
+// are skipped; status() turns it into a Status after the region.
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <string>
+
+#include "index/status.h"
+
+namespace ra {
+
+class ParallelGuard {
+ public:
+  template <class F>
+  void run(F&& body) noexcept {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    try {
+      body();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!failed_.exchange(true)) error_ = std::current_exception();
+    }
+  }
+  /// OK, or the first failure: ResourceExhausted for bad_alloc, Internal otherwise.
+  Status status(const std::string& what) const {
+    if (!failed_) return Status::OK();
+    try {
+      std::rethrow_exception(error_);
+    } catch (const std::bad_alloc&) {
+      return Status::ResourceExhausted(what + ": out of memory");
+    } catch (const std::exception& e) {
+      return Status::Internal(what + ": " + e.what());
+    } catch (...) {
+      return Status::Internal(what + ": unknown error");
+    }
+  }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::mutex mu_;
+  std::exception_ptr error_;
+};
+
+}  // namespace ra

@@ -1,0 +1,36 @@
+#pragma once
+// Runs a graph index over a set of queries at several beam widths and measures each: recall@k
+// against exact ground truth, keys scored, QPS and per-query latency.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "index/graph_index.h"
+#include "index/vector_io.h"
+
+namespace ra::tools {
+
+struct SweepRow {
+  std::uint32_t beam = 0;
+  double recall = 0;           // recall@k
+  double scored_mean = 0;      // keys scored per query
+  double scored_fraction = 0;  // scored_mean / n
+  double hops_mean = 0;
+  double qps = 0;
+  double latency_us_mean = 0, latency_us_p99 = 0;
+};
+
+/// One row per beam (each >= k). `threads` search threads (0: all); latencies are per query.
+Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixView& queries,
+                                          const IdMatrix& truth, std::uint32_t k,
+                                          const std::vector<std::uint32_t>& beams,
+                                          std::uint32_t threads);
+
+/// Exact top-k of `queries` over `keys` as ground truth.
+Result<IdMatrix> exact_truth(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
+                             std::uint32_t threads = 0);
+
+/// The p-th percentile (0..100) of `values` (sorted in place).
+double percentile(std::vector<double>& values, double p);
+
+}  // namespace ra::tools

@@ -1,0 +1,58 @@
+// ra build: a query-guided graph index over keys, saved to one file.
+#include <cstdio>
+#include <memory>
+
+#include "index/graph_index.h"
+#include "index/vector_io.h"
+#include "tools/ra/commands.h"
+
+namespace ra::cli {
+
+Runner add_build(CLI::App& app) {
+  struct Options {
+    std::string keys, train, out, dtype = "f32", knn = "exact";
+    BuildConfig cfg;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("build", "Build a query-guided graph index");
+  cmd->add_option("--keys", o->keys, "Keys: .fbin or .npy, selector allowed")->required();
+  cmd->add_option("--train-queries", o->train, "Training queries (samples of the query distribution)")
+      ->required();
+  cmd->add_option("--out", o->out, "Index file to write")->required();
+  cmd->add_option("--degree", o->cfg.max_degree, "Maximum out-degree M")->capture_default_str();
+  cmd->add_option("--query-knn", o->cfg.query_knn, "Keys linked through each training query (Kq)")
+      ->capture_default_str();
+  cmd->add_option("--build-beam", o->cfg.build_beam, "Beam for linking by search")->capture_default_str();
+  cmd->add_option("--knn", o->knn, "Training-query kNN: exact, or bootstrap (exact on a sample, "
+                                   "then graph search)")
+      ->check(CLI::IsMember({"exact", "bootstrap"}))
+      ->capture_default_str();
+  cmd->add_option("--bootstrap-fraction", o->cfg.bootstrap_fraction,
+                  "Share of training queries solved exactly in bootstrap mode")->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "Key storage: f32 or f16")
+      ->check(CLI::IsMember({"f32", "f16"}))
+      ->capture_default_str();
+  cmd->add_option("--threads", o->cfg.num_threads, "Threads (0: all)")->capture_default_str();
+  return [o] {
+    parse_dtype(o->dtype, &o->cfg.storage);
+    o->cfg.knn_mode = o->knn == "exact" ? KnnMode::kExact : KnnMode::kBootstrap;
+    o->cfg.progress = [](std::string_view step) {
+      std::fprintf(stderr, "ra build: %.*s...\n", static_cast<int>(step.size()), step.data());
+    };
+    auto keys = read_matrix(o->keys);
+    if (!keys.ok()) return fail("build", keys.status());
+    auto train = read_matrix(o->train);
+    if (!train.ok()) return fail("build", train.status());
+    std::fprintf(stderr, "ra build: %zu keys x dim %zu, %zu training queries, M=%u Kq=%u, %s\n",
+                 keys->rows(), keys->dim(), train->rows(), o->cfg.max_degree, o->cfg.query_knn,
+                 o->dtype.c_str());
+    BuildReport report;
+    auto index = GraphIndex::build(keys->view(), train->view(), o->cfg, KeyOwnership::kCopy, &report);
+    if (!index.ok()) return fail("build", index.status());
+    if (Status s = (*index)->save(o->out); !s.ok()) return fail("build", s);
+    std::printf("%s\nwrote %s\n", report.to_string().c_str(), o->out.c_str());
+    return 0;
+  };
+}
+
+}  // namespace ra::cli

@@ -1,0 +1,77 @@
+// ra query: recall, keys scored and speed of an index over a beam sweep.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "index/graph_index.h"
+#include "index/vector_io.h"
+#include "tools/common/sweep.h"
+#include "tools/common/table.h"
+#include "tools/ra/commands.h"
+
+namespace ra::cli {
+
+Runner add_query(CLI::App& app) {
+  struct Options {
+    std::string index, queries, gt, keys, json;
+    std::uint32_t k = 10, threads = 1;
+    std::vector<std::uint32_t> beams = {16, 32, 64, 128, 256};
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("query", "Measure an index: recall@k, keys scored, QPS, latency");
+  cmd->add_option("--index", o->index, "Index file from ra build")->required();
+  cmd->add_option("--queries", o->queries, "Test queries (selector allowed)")->required();
+  auto* gt = cmd->add_option("--gt", o->gt, "Ground truth .ibin (exact top-k or more)");
+  auto* keys_opt = cmd->add_option("--keys", o->keys, "Keys, to compute the ground truth exactly");
+  gt->excludes(keys_opt);
+  cmd->add_option("--k", o->k, "k of recall@k")->capture_default_str();
+  cmd->add_option("--beam", o->beams, "Beam widths to sweep")->delimiter(',')->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Search threads (0: all)")->capture_default_str();
+  cmd->add_option("--json", o->json, "Also write the rows as JSON");
+  return [o] {
+    if (o->gt.empty() && o->keys.empty()) {
+      return fail("query", Status::InvalidArgument("give --gt FILE or --keys FILE for the ground truth"));
+    }
+    auto index = GraphIndex::load(o->index);
+    if (!index.ok()) return fail("query", index.status());
+    auto queries = read_matrix(o->queries);
+    if (!queries.ok()) return fail("query", queries.status());
+    Result<IdMatrix> truth = Status::Internal("unset");
+    if (!o->gt.empty()) {
+      truth = read_ibin(o->gt);
+    } else {
+      auto keys = read_matrix(o->keys);
+      if (!keys.ok()) return fail("query", keys.status());
+      truth = tools::exact_truth(keys->view(), queries->view(), o->k);
+    }
+    if (!truth.ok()) return fail("query", truth.status());
+    auto rows = tools::sweep_beams(**index, queries->view(), *truth, o->k, o->beams, o->threads);
+    if (!rows.ok()) return fail("query", rows.status());
+
+    const std::size_t n = (*index)->size();
+    tools::Table table({"beam", "recall@" + std::to_string(o->k), "keys scored", "% of n", "hops",
+                        "QPS", "mean us", "p99 us"});
+    nlohmann::json j = {{"n", n}, {"dim", (*index)->dim()}, {"k", o->k}, {"threads", o->threads},
+                        {"rows", nlohmann::json::array()}};
+    for (const auto& r : *rows) {
+      table.add_row({std::to_string(r.beam), tools::format("%.4f", r.recall),
+                     tools::format("%.0f", r.scored_mean), tools::format("%.2f%%", 100 * r.scored_fraction),
+                     tools::format("%.1f", r.hops_mean), tools::format("%.0f", r.qps),
+                     tools::format("%.1f", r.latency_us_mean), tools::format("%.1f", r.latency_us_p99)});
+      j["rows"].push_back({{"beam", r.beam}, {"recall", r.recall}, {"scored_mean", r.scored_mean},
+                           {"scored_fraction", r.scored_fraction}, {"qps", r.qps},
+                           {"latency_us_mean", r.latency_us_mean}, {"latency_us_p99", r.latency_us_p99}});
+    }
+    std::printf("%zu keys x dim %zu, %zu queries, %u thread(s)\n\n%s", n, (*index)->dim(),
+                queries->rows(), o->threads, table.render().c_str());
+    if (!o->json.empty()) {
+      std::ofstream out(o->json);
+      out << j.dump(2) << "\n";
+      if (!out) return fail("query", Status::IoError(o->json + ": cannot write"));
+    }
+    return 0;
+  };
+}
+
+}  // namespace ra::cli
