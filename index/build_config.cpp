@@ -15,6 +15,9 @@ Status BuildConfig::validate() const {
     return Status::InvalidArgument("build_beam (" + std::to_string(build_beam) +
                                    ") must be >= max_degree (" + std::to_string(max_degree) + ")");
   }
+  if (num_entries < 1 || num_entries > 4096) {
+    return Status::InvalidArgument("num_entries must be in [1, 4096], got " + std::to_string(num_entries));
+  }
   if (!(bootstrap_fraction > 0.0 && bootstrap_fraction <= 1.0)) {
     return Status::InvalidArgument("bootstrap_fraction must be in (0, 1]");
   }

@@ -20,6 +20,7 @@ struct BuildConfig {
   std::uint32_t max_degree = 32;    // M: out-degree bound of every key
   std::uint32_t query_knn = 100;    // Kq: keys linked through each training query
   std::uint32_t build_beam = 128;   // beam while linking keys by search (repair, insert, bootstrap)
+  std::uint32_t num_entries = 64;   // search entry points (scored first by every search)
   KnnMode knn_mode = KnnMode::kExact;
   double bootstrap_fraction = 0.1;  // kBootstrap: share of training queries solved exactly
   DType storage = DType::kF32;      // how an owning index stores keys (f32 or f16)

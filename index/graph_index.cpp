@@ -134,7 +134,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
     RA_ASSIGN_OR_RETURN(auto built, build_from_knn(idx->keys_, knn, kq, entry, cfg,
                                                    KeyOwnership::kReference, &local));
     idx->graph_ = std::move(built->graph_);
-    idx->entry_ = built->entry_;
+    idx->entries_ = std::move(built->entries_);
     idx->pruner_ = std::move(built->pruner_);
     local.knn_recall = knn_recall_measured;
     local.knn_s = seconds_since(t0) - local.projection_s - local.reverse_s - local.connectivity_s;
@@ -173,10 +173,17 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build_from_knn(
     RA_RETURN_IF_ERROR(add_reverse_edges(*idx->pruner_, threads, &idx->graph_));
     local.reverse_s = seconds_since(t);
     t = Clock::now();
-    idx->entry_ = entry_hint;
+    idx->entries_ = {entry_hint};
+    const std::size_t num_queries = knn.size() / knn_k;
+    for (std::size_t i = 0; i < cfg.num_entries && idx->entries_.size() < cfg.num_entries; ++i) {
+      const NodeId pivot = knn[(i * num_queries / cfg.num_entries) * knn_k];
+      if (std::find(idx->entries_.begin(), idx->entries_.end(), pivot) == idx->entries_.end()) {
+        idx->entries_.push_back(pivot);
+      }
+    }
     cfg.report_progress("connectivity");
     RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
-                        connect_keys(idx->keys_, *idx->pruner_, entry_hint, cfg.build_beam,
+                        repair_reachability(idx->keys_, *idx->pruner_, idx->entries_, cfg.build_beam,
                                             threads, &idx->graph_));
     local.connectivity_s = seconds_since(t);
     local.zero_out_degree = conn.zero_out_degree;
@@ -203,7 +210,7 @@ std::uint64_t GraphIndex::memory_bytes() const noexcept {
 
 SearchContext GraphIndex::make_context() const {
   SearchContext ctx(size());
-  ctx.scores.resize(std::max<std::size_t>(graph_.max_degree(), 1));
+  ctx.scores.resize(std::max<std::size_t>(graph_.max_degree(), entries_.size()));
   ctx.ids.reserve(graph_.max_degree());
   return ctx;
 }
@@ -213,8 +220,9 @@ Status GraphIndex::search_one(const float* query, const SearchParams& p, SearchC
   RA_RETURN_IF_ERROR(p.validate(size()));
   RA_RETURN_IF_ERROR(check_query_row(query, dim()));
   try {
-    if (ctx.scores.size() < graph_.max_degree()) ctx.scores.resize(graph_.max_degree());
-    beam_search(graph_, keys_, query, {&entry_, 1}, p.beam, ctx, stats);
+    const std::size_t need = std::max<std::size_t>(graph_.max_degree(), entries_.size());
+    if (ctx.scores.size() < need) ctx.scores.resize(need);
+    beam_search(graph_, keys_, query, entries_, p.beam, ctx, stats);
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("search context: out of memory");
   }
@@ -296,35 +304,74 @@ Status GraphIndex::link_new_keys(std::size_t first) {
   try {
     graph_.grow(last - first);
     pruner_->extend(keys_);
+    // In-degrees decide which edge a full key can give up without disconnecting anything.
+    std::vector<std::uint32_t> indegree(last, 0);
+    for (NodeId v = 0; v < first; ++v) {
+      for (NodeId w : graph_.neighbors(v)) ++indegree[w];
+    }
     SearchContext ctx = make_context();
     PruneScratch scratch;
-    std::vector<NodeId> candidates, kept, merged;
-    std::vector<float> q(dim());
+    std::vector<NodeId> candidates, kept, list;
+    std::vector<float> q(dim()), sim(graph_.max_degree() + 1);
     for (std::size_t v = first; v < last; ++v) {
       const auto u = static_cast<NodeId>(v);
       convert_to_f32(keys_.row_bytes(u), keys_.dtype, dim(), q.data());
-      beam_search(graph_, keys_, q.data(), {&entry_, 1}, cfg_.build_beam, ctx, nullptr);
+      for (std::size_t c = 0; c < dim(); ++c) q[c] -= pruner_->mean()[c];  // centred query
+      beam_search(graph_, keys_, q.data(), entries_, cfg_.build_beam, ctx, nullptr);
       candidates.clear();
       for (std::size_t j = 0; j < ctx.pool.size(); ++j) candidates.push_back(ctx.pool[j].id);
       pruner_->prune(u, candidates, scratch, &kept);
       graph_.set_neighbors(u, kept);
+      for (NodeId w : kept) ++indegree[w];
+      // Reverse edges: a key with a free slot takes u; a full one swaps u for its least
+      // similar neighbour when u is more similar and that neighbour has other in-edges.
       bool linked = false;
       for (NodeId r : kept) {
         if (graph_.add_neighbor(r, u)) {
+          ++indegree[u];
           linked = true;
           continue;
         }
-        merged.assign(graph_.neighbors(r).begin(), graph_.neighbors(r).end());
-        merged.push_back(u);
-        pruner_->prune(r, merged, scratch, &candidates);
-        graph_.set_neighbors(r, candidates);
-        linked = linked || std::find(candidates.begin(), candidates.end(), u) != candidates.end();
+        list.assign(graph_.neighbors(r).begin(), graph_.neighbors(r).end());
+        list.push_back(u);
+        pruner_->centred_scores(r, list, scratch, sim.data());
+        std::size_t victim = list.size();
+        for (std::size_t j = 0; j + 1 < list.size(); ++j) {
+          if (indegree[list[j]] >= 2 && sim[j] < sim.back() &&
+              (victim == list.size() || sim[j] < sim[victim])) {
+            victim = j;
+          }
+        }
+        if (victim == list.size()) continue;
+        --indegree[list[victim]];
+        list[victim] = u;
+        list.pop_back();
+        graph_.set_neighbors(r, list);
+        ++indegree[u];
+        linked = true;
       }
-      if (!linked && !kept.empty()) {  // keep u reachable: it replaces the weakest edge
-        merged.assign(graph_.neighbors(kept[0]).begin(), graph_.neighbors(kept[0]).end());
-        merged.back() = u;
-        graph_.set_neighbors(kept[0], merged);
+      if (!linked) {  // keep u reachable: the first found key gives up its most redundant edge
+        for (NodeId r : candidates) {
+          if (r == u) continue;
+          list.assign(graph_.neighbors(r).begin(), graph_.neighbors(r).end());
+          const auto victim = std::max_element(list.begin(), list.end(), [&](NodeId a, NodeId b) {
+            return indegree[a] < indegree[b];
+          });
+          if (victim == list.end() || indegree[*victim] < 2) continue;
+          --indegree[*victim];
+          *victim = u;
+          graph_.set_neighbors(r, list);
+          ++indegree[u];
+          break;
+        }
       }
+    }
+    // Edge swaps can still cut a key off in rare cycles; the build's repair restores it.
+    RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
+                        repair_reachability(keys_, *pruner_, entries_, cfg_.build_beam,
+                                            resolve_threads(cfg_.num_threads), &graph_));
+    if (conn.unreachable > 0) {
+      return Status::Internal("insert left " + std::to_string(conn.unreachable) + " keys unreachable");
     }
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("insert: out of memory");

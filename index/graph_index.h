@@ -45,7 +45,8 @@ class GraphIndex {
                                                    KeyOwnership ownership = KeyOwnership::kCopy,
                                                    BuildReport* report = nullptr);
   /// For callers that already have the training queries' kNN (num_train x knn_k ids, best
-  /// first), e.g. from a GPU. `entry_hint` is the search entry (e.g. choose_entry's pick).
+  /// first), e.g. from a GPU. `entry_hint` is the main search entry (e.g. choose_entry's pick);
+  /// the other entries are the best keys of evenly spaced training queries.
   static Result<std::unique_ptr<GraphIndex>> build_from_knn(
       const MatrixView& keys, std::span<const NodeId> knn, std::size_t knn_k, NodeId entry_hint,
       const BuildConfig& cfg, KeyOwnership ownership = KeyOwnership::kCopy,
@@ -60,7 +61,9 @@ class GraphIndex {
   std::size_t size() const noexcept { return graph_.size(); }
   std::size_t dim() const noexcept { return keys_.dim; }
   DType dtype() const noexcept { return keys_.dtype; }
-  NodeId entry_point() const noexcept { return entry_; }
+  /// Where every search starts: the main entry first, then keys spread over the query
+  /// distribution (so a search lands near its answer's region in one step).
+  std::span<const NodeId> entry_points() const noexcept { return entries_; }
   const Graph& graph() const noexcept { return graph_; }
   const MatrixView& keys() const noexcept { return keys_; }
   bool owns_keys() const noexcept { return owns_keys_; }
@@ -94,7 +97,7 @@ class GraphIndex {
   std::vector<std::byte> storage_;  // the keys, dense, when the index owns them
   MatrixView keys_;                 // over storage_ or over the caller's memory
   Graph graph_;
-  NodeId entry_ = 0;
+  std::vector<NodeId> entries_;
   std::unique_ptr<Pruner> pruner_;
 };
 

@@ -1,10 +1,11 @@
 // The .ra index file, version 1. Little-endian throughout.
 //
 //   header (64 bytes): magic "OODXIDX\0" | u32 version | u32 header_bytes | u64 n | u32 dim |
-//     u32 max_degree | u32 entry | u32 flags (bit 0: vectors embedded) | u8 dtype | u8[3] 0 |
+//     u32 max_degree | u32 num_entries | u32 flags (bit 0: vectors embedded) | u8 dtype | u8[3] 0 |
 //     u32 query_knn | u32 build_beam | u32 reserved[2] | u32 header_crc (of the 60 bytes before)
 //   sections, in this order: u32 tag | u64 bytes | payload | u32 crc32(payload)
 //     1 MEAN      dim f32 (the key mean used for centred pruning)
+//     5 ENTRIES   num_entries u32 (search entry points, the main one first)
 //     2 DEGREES   n u32
 //     3 NEIGHBORS n * max_degree u32
 //     4 VECTORS   n * dim * dtype_size (only with flag bit 0)
@@ -23,14 +24,14 @@ constexpr char kMagic[8] = {'O', 'O', 'D', 'X', 'I', 'D', 'X', '\0'};
 constexpr std::uint32_t kVersion = 1;
 constexpr std::uint32_t kHeaderBytes = 64;
 constexpr std::uint32_t kFlagVectors = 1;
-enum Tag : std::uint32_t { kMean = 1, kDegrees = 2, kNeighbors = 3, kVectors = 4 };
+enum Tag : std::uint32_t { kMean = 1, kDegrees = 2, kNeighbors = 3, kVectors = 4, kEntries = 5 };
 
 #pragma pack(push, 1)
 struct Header {
   char magic[8];
   std::uint32_t version, header_bytes;
   std::uint64_t n;
-  std::uint32_t dim, max_degree, entry, flags;
+  std::uint32_t dim, max_degree, num_entries, flags;
   std::uint8_t dtype, pad[3];
   std::uint32_t query_knn, build_beam, reserved[2];
   std::uint32_t header_crc;
@@ -98,7 +99,7 @@ class GraphIndexSerializer {
     h.n = idx.size();
     h.dim = static_cast<std::uint32_t>(idx.dim());
     h.max_degree = idx.graph_.max_degree();
-    h.entry = idx.entry_;
+    h.num_entries = static_cast<std::uint32_t>(idx.entries_.size());
     h.flags = idx.owns_keys_ ? kFlagVectors : 0;
     h.dtype = static_cast<std::uint8_t>(idx.keys_.dtype);
     h.query_knn = idx.cfg_.query_knn;
@@ -111,6 +112,7 @@ class GraphIndexSerializer {
       out.write(reinterpret_cast<const char*>(&h), sizeof(h));
       const auto& mean = idx.pruner_->mean();
       write_section(out, kMean, mean.data(), mean.size() * sizeof(float));
+      write_section(out, kEntries, idx.entries_.data(), idx.entries_.size() * sizeof(NodeId));
       write_section(out, kDegrees, idx.graph_.degrees().data(), idx.size() * sizeof(std::uint32_t));
       write_section(out, kNeighbors, idx.graph_.slots().data(), idx.graph_.slots().size() * sizeof(NodeId));
       if (idx.owns_keys_) write_section(out, kVectors, idx.storage_.data(), idx.storage_.size());
@@ -149,7 +151,7 @@ class GraphIndexSerializer {
     if (h.version != kVersion || h.header_bytes != kHeaderBytes || h.header_crc != header_crc(h)) {
       return Status::Corruption(path + ": header checksum mismatch or unknown layout");
     }
-    if (h.dim == 0 || h.n == 0 || h.max_degree < 4 || h.max_degree > 512 || h.entry >= h.n ||
+    if (h.dim == 0 || h.n == 0 || h.max_degree < 4 || h.max_degree > 512 || h.num_entries == 0 || h.num_entries > 4096 ||
         h.dtype > static_cast<std::uint8_t>(DType::kBF16) || h.n > 0xffffffffull) {
       return Status::Corruption(path + ": header values out of range");
     }
@@ -166,12 +168,17 @@ class GraphIndexSerializer {
     idx->cfg_.max_degree = h.max_degree;
     idx->cfg_.query_knn = h.query_knn;
     idx->cfg_.build_beam = std::max(h.build_beam, h.max_degree);
+    idx->cfg_.num_entries = h.num_entries;
     idx->cfg_.storage = dtype;
-    idx->entry_ = h.entry;
     Reader r(file, path);
     r.skip_header();
     std::vector<float> mean(h.dim);
     RA_RETURN_IF_ERROR(r.section(kMean, h.dim * 4ull, mean.data()));
+    idx->entries_.resize(h.num_entries);
+    RA_RETURN_IF_ERROR(r.section(kEntries, h.num_entries * 4ull, idx->entries_.data()));
+    for (NodeId e : idx->entries_) {
+      if (e >= h.n) return Status::Corruption(path + ": entry point out of range");
+    }
     std::vector<std::uint32_t> degrees(h.n);
     RA_RETURN_IF_ERROR(r.section(kDegrees, h.n * 4ull, degrees.data()));
     std::vector<NodeId> slots(h.n * h.max_degree);

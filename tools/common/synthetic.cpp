@@ -112,11 +112,20 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
     if (c >= dim * 3 / 4) key_bias[c] = static_cast<float>(spec.key_bias * rng.normal());
   }
   // Per-pair gains (a pair shares one, so RoPE's rotation keeps the spectrum), log-uniform
-  // from 1 to key_gain_min over a random order of the pairs.
+  // from key_gain_min to 1 and growing with the pair's wavelength, with some disorder: as in
+  // trained models, keys carry little in the fast-rotating (positional) pairs and most in the
+  // slow (semantic) ones. `order` lists the pairs from the strongest gain down.
   const std::size_t pairs = dim / 2;
+  std::vector<double> rank(pairs);
+  for (std::size_t i = 0; i < pairs; ++i) {
+    const double t = pairs > 1 ? static_cast<double>(i) / static_cast<double>(pairs - 1) : 1.0;
+    rank[i] = t + 0.15 * rng.normal();  // higher: slower rotation, larger gain
+  }
   std::vector<std::size_t> order(pairs);
   std::iota(order.begin(), order.end(), 0);
-  for (std::size_t i = pairs; i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return rank[a] > rank[b] || (rank[a] == rank[b] && a < b);
+  });
   for (std::size_t i = 0; i < pairs; ++i) {
     const double t = pairs > 1 ? static_cast<double>(i) / static_cast<double>(pairs - 1) : 0.0;
     const auto g = static_cast<float>(std::pow(spec.key_gain_min, t));

@@ -11,9 +11,10 @@
 // hidden states:
 //   k_t = RoPE_t(G (W h_t) + b)     G: anisotropic per-pair key gains, b: a large key-only bias
 //   q_t = RoPE_t(D (W h_t) + E h_t) D: per-channel log-normal scales, E: a mixing the keys lack
-// G spreads log-uniformly from 1 down to `key_gain_min` (keys are nearly flat in some
-// directions, where queries still have energy: that is what makes queries far from the key
-// distribution in Mahalanobis distance, as in real heads); b sits on the low-frequency RoPE
+// G spreads log-uniformly from `key_gain_min` up to 1, larger on the slowly rotating RoPE pairs
+// (keys are nearly flat in some directions, where queries still have energy: that is what
+// makes queries far from the key distribution in Mahalanobis distance, as in real heads);
+// b sits on the low-frequency RoPE
 // channels, so it stays a near-constant offset; a few outlier pairs are amplified in the keys;
 // token 0 is an attention sink (a key along the mean query).
 // Training queries are `num_train` distinct prefill positions (< n), sorted; test queries are

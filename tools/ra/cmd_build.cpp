@@ -23,6 +23,7 @@ Runner add_build(CLI::App& app) {
   cmd->add_option("--query-knn", o->cfg.query_knn, "Keys linked through each training query (Kq)")
       ->capture_default_str();
   cmd->add_option("--build-beam", o->cfg.build_beam, "Beam for linking by search")->capture_default_str();
+  cmd->add_option("--entries", o->cfg.num_entries, "Search entry points")->capture_default_str();
   cmd->add_option("--knn", o->knn, "Training-query kNN: exact, or bootstrap (exact on a sample, "
                                    "then graph search)")
       ->check(CLI::IsMember({"exact", "bootstrap"}))

@@ -1,0 +1,283 @@
+#include "index/graph_index.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+
+#include "index/build/projection.h"
+#include "index/flat_index.h"
+#include "tools/common/synthetic.h"
+
+namespace ra {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A small out-of-distribution attention-like set, generated once.
+const tools::SyntheticData& data() {
+  static const tools::SyntheticData d = [] {
+    tools::SyntheticSpec s;
+    s.n = 4000;
+    s.dim = 32;
+    s.num_queries = 200;
+    s.num_train = 2000;
+    s.seed = 5;
+    return tools::generate(s).value();
+  }();
+  return d;
+}
+
+BuildConfig small_config() {
+  BuildConfig cfg;
+  cfg.max_degree = 16;
+  cfg.query_knn = 32;
+  cfg.build_beam = 64;
+  cfg.num_entries = 16;
+  return cfg;
+}
+
+double recall(const GraphIndex& index, const MatrixView& keys, std::uint32_t k, std::uint32_t beam) {
+  SearchResults found, truth;
+  EXPECT_TRUE(index.search(data().queries.view(), {k, beam, 2}, &found).ok());
+  EXPECT_TRUE(FlatIndex::over(keys)->search(data().queries.view(), k, &truth).ok());
+  return recall_at_k(found, IdMatrix{truth.num_queries, truth.k, truth.ids}, k);
+}
+
+std::string temp_path(const std::string& name) {
+  return (fs::temp_directory_path() / ("ra_graph_test_" + name)).string();
+}
+
+TEST(GraphIndex, FindsTheTopKOfOutOfDistributionQueries) {
+  BuildReport report;
+  auto index = GraphIndex::build(data().keys.view(), data().train_queries.view(), small_config(),
+                                 KeyOwnership::kCopy, &report).value();
+  EXPECT_GE(recall(*index, data().keys.view(), 10, 64), 0.9);
+  EXPECT_GT(recall(*index, data().keys.view(), 10, 128), recall(*index, data().keys.view(), 10, 16));
+  EXPECT_EQ(report.unreachable, 0u);
+  EXPECT_GT(report.pivots, 0u);
+  EXPECT_LE(report.max_degree, 16u);
+  // Searching scores a small share of the keys.
+  std::vector<SearchStats> stats;
+  SearchResults res;
+  ASSERT_TRUE(index->search(data().queries.view(), {10, 32, 1}, &res, &stats).ok());
+  double scored = 0;
+  for (const auto& s : stats) scored += static_cast<double>(s.score_evals);
+  EXPECT_LT(scored / static_cast<double>(stats.size()), 0.25 * 4000);
+  // Scores are the true inner products, best first.
+  for (std::size_t q = 0; q < 5; ++q) {
+    for (std::size_t j = 0; j < 10; ++j) {
+      const float* key = data().keys.f32_row(static_cast<std::size_t>(res.ids_of(q)[j]));
+      double s = 0;
+      for (std::size_t c = 0; c < 32; ++c) s += key[c] * data().queries.f32_row(q)[c];
+      EXPECT_NEAR(res.scores_of(q)[j], s, 1e-3 * (1 + std::fabs(s)));
+      if (j > 0) {
+        EXPECT_GE(res.scores_of(q)[j - 1], res.scores_of(q)[j]);
+      }
+    }
+  }
+}
+
+TEST(GraphIndex, GraphIsBoundedSimpleAndReachable) {
+  auto index = GraphIndex::build(data().keys.view(), data().train_queries.view(), small_config()).value();
+  const Graph& g = index->graph();
+  for (NodeId v = 0; v < g.size(); ++v) {
+    const auto nb = g.neighbors(v);
+    EXPECT_LE(nb.size(), 16u);
+    std::set<NodeId> distinct(nb.begin(), nb.end());
+    EXPECT_EQ(distinct.size(), nb.size()) << "duplicate edge at " << v;
+    EXPECT_EQ(distinct.count(v), 0u) << "self loop at " << v;
+    for (NodeId u : nb) EXPECT_LT(u, g.size());
+  }
+  std::vector<std::uint8_t> reached;
+  EXPECT_EQ(g.reachable_from(index->entry_points().front(), &reached), g.size());
+}
+
+TEST(GraphIndex, SameGraphAtAnyThreadCount) {
+  BuildConfig one = small_config(), many = small_config();
+  one.num_threads = 1;
+  many.num_threads = 3;
+  auto a = GraphIndex::build(data().keys.view(), data().train_queries.view(), one).value();
+  auto b = GraphIndex::build(data().keys.view(), data().train_queries.view(), many).value();
+  EXPECT_EQ(a->graph().degrees(), b->graph().degrees());
+  EXPECT_EQ(a->graph().slots(), b->graph().slots());
+  EXPECT_TRUE(std::equal(a->entry_points().begin(), a->entry_points().end(),
+                         b->entry_points().begin(), b->entry_points().end()));
+}
+
+TEST(GraphIndex, ConcurrentSearchesEqualSerialOnes) {
+  auto index = GraphIndex::build(data().keys.view(), data().train_queries.view(), small_config()).value();
+  SearchResults serial, parallel;
+  ASSERT_TRUE(index->search(data().queries.view(), {10, 48, 1}, &serial).ok());
+  ASSERT_TRUE(index->search(data().queries.view(), {10, 48, 4}, &parallel).ok());
+  EXPECT_EQ(serial.ids, parallel.ids);
+  EXPECT_EQ(serial.scores, parallel.scores);
+}
+
+TEST(GraphIndex, ProjectionMergesQueriesThatShareAPivot) {
+  // Six keys on a line of growing norm; two queries whose best key is 0.
+  Matrix keys = Matrix::zeros(6, 2).value();
+  for (std::size_t i = 0; i < 6; ++i) {
+    keys.f32_row(i)[0] = 1.0f + static_cast<float>(i);
+    keys.f32_row(i)[1] = static_cast<float>(i % 2);
+  }
+  const std::vector<NodeId> knn = {0, 1, 2, 0, 3, 4};  // two queries, k = 3, both pivot 0
+  Pruner pruner(keys.view(), 8, 1);
+  Graph g(6, 8);
+  auto pivots = project_queries(knn, 3, pruner, 1, &g);
+  ASSERT_TRUE(pivots.ok());
+  EXPECT_EQ(*pivots, 1u);
+  const auto nb = g.neighbors(0);
+  EXPECT_EQ(std::set<NodeId>(nb.begin(), nb.end()), (std::set<NodeId>{1, 2, 3, 4}));
+  EXPECT_EQ(g.degree(5), 0u);  // no query touched key 5
+}
+
+TEST(GraphIndex, SaveLoadRoundTripIsBitExact) {
+  for (DType storage : {DType::kF32, DType::kF16}) {
+    BuildConfig cfg = small_config();
+    cfg.storage = storage;
+    auto index = GraphIndex::build(data().keys.view(), data().train_queries.view(), cfg).value();
+    const std::string p1 = temp_path("a.ra"), p2 = temp_path("b.ra");
+    ASSERT_TRUE(index->save(p1).ok());
+    auto loaded = GraphIndex::load(p1);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+    ASSERT_TRUE((*loaded)->save(p2).ok());
+    std::ifstream f1(p1, std::ios::binary), f2(p2, std::ios::binary);
+    const std::string b1((std::istreambuf_iterator<char>(f1)), {}), b2((std::istreambuf_iterator<char>(f2)), {});
+    EXPECT_EQ(b1, b2);
+    EXPECT_EQ((*loaded)->dtype(), storage);
+    SearchResults r1, r2;
+    ASSERT_TRUE(index->search(data().queries.view(), {10, 32, 1}, &r1).ok());
+    ASSERT_TRUE((*loaded)->search(data().queries.view(), {10, 32, 1}, &r2).ok());
+    EXPECT_EQ(r1.ids, r2.ids);
+    EXPECT_EQ(r1.scores, r2.scores);
+    fs::remove(p1);
+    fs::remove(p2);
+  }
+}
+
+TEST(GraphIndex, ReferencedKeysAreNotCopiedAndMustComeBackOnLoad) {
+  auto index = GraphIndex::build(data().keys.view(), data().train_queries.view(), small_config(),
+                                 KeyOwnership::kReference).value();
+  EXPECT_FALSE(index->owns_keys());
+  EXPECT_EQ(index->keys().data, data().keys.data());
+  const std::string p = temp_path("ref.ra");
+  ASSERT_TRUE(index->save(p).ok());
+  EXPECT_EQ(GraphIndex::load(p).status().code(), StatusCode::kInvalidArgument);
+  const MatrixView wrong = data().keys.view().slice_rows(0, 100);
+  EXPECT_EQ(GraphIndex::load(p, wrong).status().code(), StatusCode::kInvalidArgument);
+  auto loaded = GraphIndex::load(p, data().keys.view());
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_GE(recall(**loaded, data().keys.view(), 10, 64), 0.9);
+  fs::remove(p);
+}
+
+TEST(GraphIndex, DamagedFilesGiveClearErrors) {
+  auto index = GraphIndex::build(data().keys.view(), data().train_queries.view(), small_config()).value();
+  const std::string p = temp_path("good.ra");
+  ASSERT_TRUE(index->save(p).ok());
+  std::ifstream in(p, std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), {});
+  auto load_bytes = [&](const std::string& bytes) {
+    const std::string q = temp_path("bad.ra");
+    std::ofstream(q, std::ios::binary).write(bytes.data(), static_cast<long>(bytes.size()));
+    auto r = GraphIndex::load(q);
+    fs::remove(q);
+    return r.status();
+  };
+  EXPECT_EQ(load_bytes(good.substr(0, good.size() / 2)).code(), StatusCode::kCorruption);
+  EXPECT_EQ(load_bytes(good.substr(0, 40)).code(), StatusCode::kCorruption);
+  EXPECT_EQ(load_bytes(good + "x").code(), StatusCode::kCorruption);
+  std::string flipped = good;
+  flipped[good.size() - 100] ^= 0x10;  // inside the vectors section
+  const Status s = load_bytes(flipped);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.message();
+  std::string magic = good;
+  magic[0] = 'X';
+  EXPECT_EQ(load_bytes(magic).code(), StatusCode::kCorruption);
+  std::string newer = good;
+  newer[8] = 2;  // version 2
+  EXPECT_EQ(load_bytes(newer).code(), StatusCode::kUnsupported);
+  std::string header = good;
+  header[20] ^= 1;  // n, caught by the header checksum
+  EXPECT_EQ(load_bytes(header).code(), StatusCode::kCorruption);
+  EXPECT_EQ(GraphIndex::load(temp_path("missing.ra")).status().code(), StatusCode::kIoError);
+  fs::remove(p);
+}
+
+TEST(GraphIndex, AppendedKeysBecomeSearchable) {
+  const MatrixView all = data().keys.view();
+  const std::size_t first = 3000;
+  auto grown = GraphIndex::build(all.slice_rows(0, first), data().train_queries.view(),
+                                 small_config()).value();
+  ASSERT_TRUE(grown->append(all.slice_rows(first, all.rows)).ok());
+  ASSERT_EQ(grown->size(), all.rows);
+  std::vector<std::uint8_t> reached;
+  EXPECT_EQ(grown->graph().reachable_from(grown->entry_points().front(), &reached), all.rows);
+  auto rebuilt = GraphIndex::build(all, data().train_queries.view(), small_config()).value();
+  const double r_grown = recall(*grown, all, 10, 64), r_rebuilt = recall(*rebuilt, all, 10, 64);
+  EXPECT_GE(r_grown, 0.85);
+  EXPECT_GE(r_grown, r_rebuilt - 0.1);
+
+  // A referencing index grows with the caller's buffer.
+  auto ref = GraphIndex::build(all.slice_rows(0, first), data().train_queries.view(), small_config(),
+                               KeyOwnership::kReference).value();
+  EXPECT_EQ(ref->append(all.slice_rows(first, all.rows)).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(ref->extend(all).ok());
+  EXPECT_GE(recall(*ref, all, 10, 64), 0.85);
+  EXPECT_EQ(ref->extend(all.slice_rows(0, 10)).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(GraphIndex, BootstrapKnnIsMeasuredAndGood) {
+  BuildConfig cfg = small_config();
+  cfg.knn_mode = KnnMode::kBootstrap;
+  cfg.bootstrap_fraction = 0.25;
+  BuildReport report;
+  auto index = GraphIndex::build(data().keys.view(), data().train_queries.view(), cfg,
+                                 KeyOwnership::kCopy, &report).value();
+  EXPECT_GT(report.knn_recall, 0.8);
+  EXPECT_LE(report.knn_recall, 1.0);
+  EXPECT_GE(recall(*index, data().keys.view(), 10, 64), 0.85);
+}
+
+TEST(GraphIndex, BadInputsAreErrors) {
+  const MatrixView keys = data().keys.view(), train = data().train_queries.view();
+  BuildConfig bad = small_config();
+  bad.max_degree = 2;
+  EXPECT_EQ(GraphIndex::build(keys, train, bad).status().code(), StatusCode::kInvalidArgument);
+  bad = small_config();
+  bad.build_beam = 4;
+  EXPECT_EQ(GraphIndex::build(keys, train, bad).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(GraphIndex::build(MatrixView{}, train, small_config()).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(GraphIndex::build(keys, MatrixView{}, small_config()).status().code(), StatusCode::kInvalidArgument);
+  Matrix other_dim = Matrix::zeros(10, 31).value();
+  EXPECT_EQ(GraphIndex::build(keys, other_dim.view(), small_config()).status().code(), StatusCode::kInvalidArgument);
+  Matrix nan_keys = Matrix::copy_of(keys).value();
+  nan_keys.f32_row(7)[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(GraphIndex::build(nan_keys.view(), train, small_config()).status().code(), StatusCode::kInvalidArgument);
+  const std::vector<NodeId> bad_knn = {0, 1, 99999};
+  EXPECT_EQ(GraphIndex::build_from_knn(keys, bad_knn, 3, 0, small_config()).status().code(),
+            StatusCode::kInvalidArgument);
+
+  auto index = GraphIndex::build(keys, train, small_config()).value();
+  SearchResults res;
+  EXPECT_EQ(index->search(data().queries.view(), {20, 10, 1}, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index->search(data().queries.view(), {5000, 6000, 1}, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index->search(data().queries.view(), {0, 10, 1}, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index->search(other_dim.view(), {10, 10, 1}, &res).code(), StatusCode::kInvalidArgument);
+  std::vector<float> q(32, 1.0f);
+  q[5] = std::numeric_limits<float>::infinity();
+  SearchContext ctx = index->make_context();
+  Label ids[10];
+  float scores[10];
+  EXPECT_EQ(index->search_one(q.data(), {10, 10, 1}, ctx, ids, scores).code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ra
