@@ -39,6 +39,31 @@ if(NOT size EQUAL 1608)  # 8-byte header + 40 x 10 ids
   message(FATAL_ERROR "unexpected gt3.ibin size ${size}")
 endif()
 
+# Build an index and sweep it; the JSON carries the rows.
+run_ok(${RA} build --keys ${WORK}/keys.fbin --train-queries ${WORK}/train_queries.fbin
+       --out ${WORK}/idx.ra --degree 16 --query-knn 32 --build-beam 64 --entries 16)
+run_ok(${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin
+       --k 10 --beam 16,64 --exact --json ${WORK}/q.json)
+file(READ ${WORK}/q.json json)
+string(JSON rows LENGTH "${json}" rows)
+string(JSON recall GET "${json}" rows 1 recall)
+string(JSON exact_beam GET "${json}" rows 2 beam)
+if(NOT rows EQUAL 3 OR recall LESS 0.8 OR NOT exact_beam STREQUAL "exact")
+  message(FATAL_ERROR "unexpected ra query JSON: ${json}")
+endif()
+# The exact ground truth from --keys gives the same recall as the gt file.
+run_ok(${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin --keys ${WORK}/keys.fbin
+       --k 10 --beam 64 --json ${WORK}/q2.json)
+file(READ ${WORK}/q2.json json2)
+string(JSON recall2 GET "${json2}" rows 0 recall)
+if(NOT recall2 EQUAL recall)
+  message(FATAL_ERROR "recall with --keys (${recall2}) differs from --gt (${recall})")
+endif()
+file(WRITE ${WORK}/trunc.ra "")  # an empty file is no index
+run_fails("too short" ${RA} query --index ${WORK}/trunc.ra --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin)
+run_fails("beam" ${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin --k 10 --beam 5)
+run_fails("give --gt" ${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin)
+
 run_fails("cannot open" ${RA} gt --keys ${WORK}/missing.fbin --queries ${WORK}/queries.fbin --out ${WORK}/x.ibin)
 run_fails("1-D array" ${RA} gt "--keys=${WORK}/keys.fbin[3]" --queries ${WORK}/queries.fbin --out ${WORK}/x.ibin)
 run_fails("must be in [1, 3000]" ${RA} gt --keys ${WORK}/keys.fbin --queries ${WORK}/queries.fbin --k 5000 --out ${WORK}/x.ibin)

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 #include "index/flat_index.h"
+#include "index/threading.h"
 
 namespace ra::tools {
 
@@ -22,6 +24,37 @@ Result<IdMatrix> exact_truth(const MatrixView& keys, const MatrixView& queries, 
   SearchResults res;
   RA_RETURN_IF_ERROR(flat.search(queries, k, &res, threads));
   return IdMatrix{res.num_queries, res.k, std::move(res.ids)};
+}
+
+Result<SweepRow> exact_scan_row(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
+                                std::uint32_t threads) {
+  RA_ASSIGN_OR_RETURN(const FlatIndex flat, FlatIndex::over(keys));
+  const int nt = resolve_threads(threads);
+  std::vector<double> latency(queries.rows);
+  std::vector<SearchResults> results(static_cast<std::size_t>(nt));
+  ParallelGuard guard;
+  const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(queries.rows); ++i) {
+    guard.run([&] {
+      const auto q = static_cast<std::size_t>(i);
+      const auto s = std::chrono::steady_clock::now();
+      const Status st = flat.search(queries.slice_rows(q, q + 1), k, &results[omp_get_thread_num()], 1);
+      if (!st.ok()) throw std::runtime_error(st.to_string());
+      latency[q] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s).count();
+    });
+  }
+  RA_RETURN_IF_ERROR(guard.status("exact scan"));
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  SweepRow row;
+  const auto nq = static_cast<double>(queries.rows);
+  row.recall = 1.0;
+  row.scored_mean = static_cast<double>(keys.rows);
+  row.scored_fraction = 1.0;
+  row.qps = nq / wall;
+  for (double l : latency) row.latency_us_mean += l / nq;
+  row.latency_us_p99 = percentile(latency, 99.0);
+  return row;
 }
 
 Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixView& queries,

@@ -26,6 +26,11 @@ Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixV
                                           const std::vector<std::uint32_t>& beams,
                                           std::uint32_t threads);
 
+/// The exact scan of the same keys as a baseline row (beam 0): every key scored, recall 1,
+/// queries searched one at a time so that latencies compare with the graph's.
+Result<SweepRow> exact_scan_row(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
+                                std::uint32_t threads);
+
 /// Exact top-k of `queries` over `keys` as ground truth.
 Result<IdMatrix> exact_truth(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
                              std::uint32_t threads = 0);

@@ -16,6 +16,7 @@ Runner add_query(CLI::App& app) {
   struct Options {
     std::string index, queries, gt, keys, json;
     std::uint32_t k = 10, threads = 1;
+    bool exact = false;
     std::vector<std::uint32_t> beams = {16, 32, 64, 128, 256};
   };
   auto o = std::make_shared<Options>();
@@ -29,6 +30,7 @@ Runner add_query(CLI::App& app) {
   cmd->add_option("--beam", o->beams, "Beam widths to sweep")->delimiter(',')->capture_default_str();
   cmd->add_option("--threads", o->threads, "Search threads (0: all)")->capture_default_str();
   cmd->add_option("--json", o->json, "Also write the rows as JSON");
+  cmd->add_flag("--exact", o->exact, "Also time the exact scan of the index's keys (baseline row)");
   return [o] {
     if (o->gt.empty() && o->keys.empty()) {
       return fail("query", Status::InvalidArgument("give --gt FILE or --keys FILE for the ground truth"));
@@ -49,17 +51,23 @@ Runner add_query(CLI::App& app) {
     auto rows = tools::sweep_beams(**index, queries->view(), *truth, o->k, o->beams, o->threads);
     if (!rows.ok()) return fail("query", rows.status());
 
+    if (o->exact) {
+      auto exact = tools::exact_scan_row((*index)->keys(), queries->view(), o->k, o->threads);
+      if (!exact.ok()) return fail("query", exact.status());
+      rows->push_back(*exact);
+    }
     const std::size_t n = (*index)->size();
     tools::Table table({"beam", "recall@" + std::to_string(o->k), "keys scored", "% of n", "hops",
                         "QPS", "mean us", "p99 us"});
     nlohmann::json j = {{"n", n}, {"dim", (*index)->dim()}, {"k", o->k}, {"threads", o->threads},
                         {"rows", nlohmann::json::array()}};
     for (const auto& r : *rows) {
-      table.add_row({std::to_string(r.beam), tools::format("%.4f", r.recall),
+      table.add_row({r.beam ? std::to_string(r.beam) : "exact", tools::format("%.4f", r.recall),
                      tools::format("%.0f", r.scored_mean), tools::format("%.2f%%", 100 * r.scored_fraction),
                      tools::format("%.1f", r.hops_mean), tools::format("%.0f", r.qps),
                      tools::format("%.1f", r.latency_us_mean), tools::format("%.1f", r.latency_us_p99)});
-      j["rows"].push_back({{"beam", r.beam}, {"recall", r.recall}, {"scored_mean", r.scored_mean},
+      j["rows"].push_back({{"beam", r.beam ? nlohmann::json(r.beam) : nlohmann::json("exact")},
+                           {"recall", r.recall}, {"scored_mean", r.scored_mean},
                            {"scored_fraction", r.scored_fraction}, {"qps", r.qps},
                            {"latency_us_mean", r.latency_us_mean}, {"latency_us_p99", r.latency_us_p99}});
     }
