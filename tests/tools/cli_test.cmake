@@ -64,6 +64,23 @@ run_fails("too short" ${RA} query --index ${WORK}/trunc.ra --queries ${WORK}/que
 run_fails("beam" ${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin --k 10 --beam 5)
 run_fails("give --gt" ${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin)
 
+# Diagnostics: JSON with every figure, an SVG picture.
+run_ok(${RA} diag --keys ${WORK}/keys.fbin --queries ${WORK}/queries.fbin --json ${WORK}/diag.json
+       --svg ${WORK}/diag.svg)
+file(READ ${WORK}/diag.json diag)
+string(JSON ratio GET "${diag}" mahalanobis ratio_mean)
+string(JSON mass90 GET "${diag}" sparsity frac_keys_mass90)
+string(JSON top1000 GET "${diag}" sparsity top1000_mass)
+if(ratio LESS 2 OR mass90 GREATER 0.5 OR top1000 LESS 0.5)
+  message(FATAL_ERROR "unexpected diagnostics of attention-like data: ${diag}")
+endif()
+file(READ ${WORK}/diag.svg svg LIMIT 200)
+string(FIND "${svg}" "<svg" svg_at)
+if(svg_at EQUAL -1)
+  message(FATAL_ERROR "ra diag wrote no SVG")
+endif()
+run_fails("too few keys" ${RA} diag "--keys=${WORK}/keys.fbin[:10]" --queries ${WORK}/queries.fbin)
+
 run_fails("cannot open" ${RA} gt --keys ${WORK}/missing.fbin --queries ${WORK}/queries.fbin --out ${WORK}/x.ibin)
 run_fails("1-D array" ${RA} gt "--keys=${WORK}/keys.fbin[3]" --queries ${WORK}/queries.fbin --out ${WORK}/x.ibin)
 run_fails("must be in [1, 3000]" ${RA} gt --keys ${WORK}/keys.fbin --queries ${WORK}/queries.fbin --k 5000 --out ${WORK}/x.ibin)

@@ -165,7 +165,7 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
       matvec(w_noise, h.data(), mix.data());
       float* q = all_queries.f32_row(t);
       for (std::size_t c = 0; c < dim; ++c) {
-        q[c] = q_scale[c] * proj[c] + static_cast<float>(spec.query_noise) * mix[c];
+        q[c] = static_cast<float>(spec.query_gain) * (q_scale[c] * proj[c] + static_cast<float>(spec.query_noise) * mix[c]);
       }
       apply_rope(q, dim, t, spec.rope_theta);
       if (t < spec.n) {

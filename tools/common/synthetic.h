@@ -42,7 +42,8 @@ struct SyntheticSpec {
   double topic_strength = 2.0;    // topic centre scale relative to per-token noise
   double query_scale_sigma = 0.6; // log-normal spread of the per-channel query scales D
   double query_noise = 0.5;       // weight of the E h_t term
-  double key_gain_min = 0.05;     // smallest per-pair key gain (1 = isotropic keys)
+  double query_gain = 0.5;        // overall query scale: the softmax temperature (no effect on ranking)
+  double key_gain_min = 0.002;    // smallest per-pair key gain (1 = isotropic keys)
   double key_bias = 6.0;          // size of the key-only bias on low-frequency channels
   std::size_t outlier_channels = 4;
   double outlier_scale = 4.0;

@@ -29,6 +29,10 @@ Runner add_gen(CLI::App& app) {
   cmd->add_option("--train-queries", o->spec.num_train, "Training queries (prefill positions)")
       ->capture_default_str();
   cmd->add_option("--seed", o->spec.seed, "Random seed")->capture_default_str();
+  cmd->add_option("--query-gain", o->spec.query_gain, "attention: query scale (softmax temperature)")
+      ->capture_default_str();
+  cmd->add_option("--key-gain-min", o->spec.key_gain_min, "attention: smallest per-pair key gain")
+      ->capture_default_str();
   cmd->add_option("--gt-k", o->gt_k, "Ground-truth neighbours per test query")->capture_default_str();
   cmd->add_option("--out", o->out, "Output directory (created if missing)")->required();
   return [o] {

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   runners["gt"] = ra::cli::add_gt(app);
   runners["build"] = ra::cli::add_build(app);
   runners["query"] = ra::cli::add_query(app);
+  runners["diag"] = ra::cli::add_diag(app);
   runners["demo"] = ra::cli::add_demo(app);
   CLI11_PARSE(app, argc, argv);
   for (CLI::App* sub : app.get_subcommands()) return runners.at(sub->get_name())();
