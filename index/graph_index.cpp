@@ -291,9 +291,15 @@ Status GraphIndex::extend(const MatrixView& all_keys) {
     return Status::InvalidArgument("extended keys must keep the dimension and dtype");
   }
   if (all_keys.rows < size()) return Status::InvalidArgument("extend cannot remove keys");
+  if (all_keys.data == nullptr || all_keys.stride < all_keys.dim) {
+    return Status::InvalidArgument("extended keys: null data or stride below the dimension");
+  }
   const std::size_t first = size();
-  RA_RETURN_IF_ERROR(validate_matrix(all_keys.slice_rows(first, all_keys.rows), "appended keys"));
-  keys_ = all_keys;
+  if (all_keys.rows > first) {
+    RA_RETURN_IF_ERROR(validate_matrix(all_keys.slice_rows(first, all_keys.rows), "appended keys"));
+  }
+  keys_ = all_keys;  // also follows a buffer that moved
+  pruner_->extend(keys_);
   return link_new_keys(first);
 }
 

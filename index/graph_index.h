@@ -81,8 +81,9 @@ class GraphIndex {
 
   /// Owning index: adds `rows` as new keys, linked by search and pruning, searchable at once.
   Status append(const MatrixView& rows);
-  /// Referencing index: the caller's keys grew to `all_keys` (same dim and dtype, more rows,
-  /// possibly moved); rows past the old size become new keys.
+  /// Referencing index: the caller's keys grew to `all_keys` (same dim and dtype, as many or
+  /// more rows, possibly moved); rows past the old size become new keys. With as many rows it
+  /// only follows the buffer to its new place.
   Status extend(const MatrixView& all_keys);
 
  private:

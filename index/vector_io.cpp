@@ -200,7 +200,11 @@ Status parse_matrix_spec(const std::string& spec, std::string* path,
   return Status::OK();
 }
 
-Result<Matrix> read_matrix(const std::string& spec, DType as) {
+namespace {
+
+// Reads the selection of `spec` with the kept axes' shape; the last kept axis becomes the
+// columns and all earlier kept axes are flattened into rows.
+Result<Tensor> read_selection(const std::string& spec, DType as) {
   std::string path;
   std::vector<SelectorItem> items;
   RA_RETURN_IF_ERROR(parse_matrix_spec(spec, &path, &items));
@@ -245,21 +249,26 @@ Result<Matrix> read_matrix(const std::string& spec, DType as) {
     }
     kept.push_back({static_cast<std::size_t>(lo), static_cast<std::size_t>(hi - lo), strides[ax]});
   }
-  if (kept.size() != 2) {
-    return Status::InvalidArgument(
-        spec + ": selects a " + std::to_string(kept.size()) + "-D array from shape " +
-        shape_string(a.shape) + "; a matrix needs exactly 2 axes (rows, dims)" +
-        (kept.size() > 2 ? ", e.g. " + path + "[0,1]" : ""));
+  if (kept.size() < 2) {
+    return Status::InvalidArgument(spec + ": selects a " + std::to_string(kept.size()) +
+                                   "-D array from shape " + shape_string(a.shape) +
+                                   "; a matrix needs exactly 2 axes (rows, dims)");
   }
-  const Axis rows = kept[0], cols = kept[1];
-  if (rows.count == 0 || cols.count == 0) {
-    return Status::InvalidArgument(spec + ": the selection is empty");
+  Tensor t;
+  std::size_t rows = 1;
+  for (const Axis& k : kept) {
+    t.shape.push_back(k.count);
+    if (k.count == 0) return Status::InvalidArgument(spec + ": the selection is empty");
   }
-  RA_ASSIGN_OR_RETURN(Matrix m, Matrix::zeros(rows.count, cols.count, a.dtype));
+  for (std::size_t i = 0; i + 1 < kept.size(); ++i) rows *= kept[i].count;
+  const Axis cols = kept.back();
+  RA_ASSIGN_OR_RETURN(t.data, Matrix::zeros(rows, cols.count, a.dtype));
   const std::size_t esize = dtype_size(a.dtype);
-  for (std::size_t r = 0; r < rows.count; ++r) {
-    const std::uint64_t row0 = base + (rows.begin + r) * rows.stride + cols.begin * cols.stride;
-    std::byte* dst = m.row_bytes(r);
+  std::vector<std::size_t> at(kept.size() - 1, 0);  // multi-index over the leading kept axes
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::uint64_t row0 = base + cols.begin * cols.stride;
+    for (std::size_t i = 0; i < at.size(); ++i) row0 += (kept[i].begin + at[i]) * kept[i].stride;
+    std::byte* dst = t.data.row_bytes(r);
     if (cols.stride == 1) {
       RA_RETURN_IF_ERROR(read_exact(in, a.data_offset + row0 * esize, dst, cols.count * esize, path));
     } else {
@@ -268,10 +277,33 @@ Result<Matrix> read_matrix(const std::string& spec, DType as) {
                                       dst + c * esize, esize, path));
       }
     }
+    for (std::size_t i = at.size(); i-- > 0;) {  // advance, last axis fastest
+      if (++at[i] < kept[i].count) break;
+      at[i] = 0;
+    }
   }
-  if (a.dtype == as) return m;
-  return Matrix::copy_of(m.view(), as);
+  if (a.dtype != as) {
+    RA_ASSIGN_OR_RETURN(t.data, Matrix::copy_of(t.data.view(), as));
+  }
+  return t;
 }
+
+}  // namespace
+
+Result<Matrix> read_matrix(const std::string& spec, DType as) {
+  RA_ASSIGN_OR_RETURN(Tensor t, read_selection(spec, as));
+  if (t.shape.size() != 2) {
+    std::string path;
+    std::vector<SelectorItem> items;
+    (void)parse_matrix_spec(spec, &path, &items);
+    return Status::InvalidArgument(spec + ": selects a " + std::to_string(t.shape.size()) +
+                                   "-D array; a matrix needs exactly 2 axes (rows, dims), e.g. " +
+                                   path + "[0,1]");
+  }
+  return std::move(t.data);
+}
+
+Result<Tensor> read_tensor(const std::string& spec, DType as) { return read_selection(spec, as); }
 
 namespace {
 

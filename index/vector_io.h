@@ -23,6 +23,15 @@ namespace ra {
 /// Every size is checked against the file; errors name the file and the problem.
 Result<Matrix> read_matrix(const std::string& spec, DType as = DType::kF32);
 
+/// An array of rank >= 2 whose leading axes are flattened into the rows of `data`:
+/// shape (h, t, d) is held as an (h * t) x d matrix, row (i, j) at i * t + j.
+struct Tensor {
+  std::vector<std::size_t> shape;
+  Matrix data;
+};
+/// Like read_matrix, but keeps any number (>= 2) of selected axes.
+Result<Tensor> read_tensor(const std::string& spec, DType as = DType::kF32);
+
 /// Writes an f32 .fbin (other dtypes are converted). Written to a temporary file and renamed,
 /// so an existing file is never left half-written.
 Status write_fbin(const std::string& path, const MatrixView& m);

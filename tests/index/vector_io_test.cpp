@@ -121,6 +121,19 @@ TEST_F(VectorIoTest, SelectorsPickMatricesOutOfHigherRankArrays) {
   EXPECT_EQ(m.f32_row(0)[0], 7.0f);
 }
 
+TEST_F(VectorIoTest, TensorsKeepEveryAxisWithRowsFlattened) {
+  const std::string p = rank4_npy();
+  const Tensor t = read_tensor(p + "[1]").value();
+  ASSERT_EQ(t.shape, (std::vector<std::size_t>{3, 5, 4}));
+  ASSERT_EQ(t.data.rows(), 15u);
+  EXPECT_EQ(t.data.f32_row(0)[0], 60.0f);
+  EXPECT_EQ(t.data.f32_row(14)[0], 116.0f);  // (2, 4) -> 60 + 2*20 + 4*4
+  const Tensor s = read_tensor(p + "[:, 1:3, 2]").value();  // (2, 2, 4), strided leading axes
+  ASSERT_EQ(s.shape, (std::vector<std::size_t>{2, 2, 4}));
+  EXPECT_EQ(s.data.f32_row(3)[1], 60.0f + 40 + 8 + 1);
+  EXPECT_EQ(read_tensor(p + "[0,0,0]").status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(VectorIoTest, BadSelectorsNameTheProblem) {
   const std::string p = rank4_npy();
   auto expect_error = [&](const std::string& spec, const std::string& fragment) {

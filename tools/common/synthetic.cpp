@@ -136,6 +136,20 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
     key_gain[2 * p] = key_gain[2 * p + 1] = static_cast<float>(spec.outlier_scale);
   }
 
+  // Further query heads of the same KV head (GQA): the same hidden states and keys, their own
+  // scales D and mixing E.
+  std::vector<Matrix> head_noise;
+  std::vector<std::vector<float>> head_scale;
+  for (std::size_t g = 1; g < spec.query_heads; ++g) {
+    RA_ASSIGN_OR_RETURN(Matrix w, Matrix::zeros(dim, dim));
+    fill_normal(w, spec.seed + 100 + g, kWeights, inv_sqrt_dim);
+    head_noise.push_back(std::move(w));
+    Rng hr(spec.seed, kWeights, (1u << 20) + g);
+    std::vector<float> sc(dim);
+    for (float& x : sc) x = static_cast<float>(std::exp(spec.query_scale_sigma * hr.normal()));
+    head_scale.push_back(std::move(sc));
+  }
+
   // Topic of each position: segments of geometric length, each on a random topic.
   std::vector<std::uint32_t> topic(total);
   Rng seg(spec.seed, kTopics, 1);
@@ -151,6 +165,10 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
   RA_ASSIGN_OR_RETURN(d.keys, Matrix::zeros(spec.n, dim));
   RA_ASSIGN_OR_RETURN(d.values, Matrix::zeros(spec.n, dim));
   RA_ASSIGN_OR_RETURN(Matrix all_queries, Matrix::zeros(total, dim));
+  for (std::size_t g = 1; g < spec.query_heads; ++g) {
+    RA_ASSIGN_OR_RETURN(Matrix m, Matrix::zeros(total, dim));
+    d.position_queries.push_back(std::move(m));
+  }
   const auto total_i = static_cast<std::int64_t>(total);
 #pragma omp parallel
   {
@@ -168,6 +186,15 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
         q[c] = static_cast<float>(spec.query_gain) * (q_scale[c] * proj[c] + static_cast<float>(spec.query_noise) * mix[c]);
       }
       apply_rope(q, dim, t, spec.rope_theta);
+      for (std::size_t g = 1; g < spec.query_heads; ++g) {
+        matvec(head_noise[g - 1], h.data(), mix.data());
+        float* qg = d.position_queries[g - 1].f32_row(t);
+        for (std::size_t c = 0; c < dim; ++c) {
+          qg[c] = static_cast<float>(spec.query_gain) *
+                  (head_scale[g - 1][c] * proj[c] + static_cast<float>(spec.query_noise) * mix[c]);
+        }
+        apply_rope(qg, dim, t, spec.rope_theta);
+      }
       if (t < spec.n) {
         float* k = d.keys.f32_row(t);
         for (std::size_t c = 0; c < dim; ++c) k[c] = key_gain[c] * proj[c] + key_bias[c];
@@ -209,6 +236,7 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
   if (spec.num_queries > 0) {
     std::copy_n(all_queries.f32_row(spec.n), spec.num_queries * dim, d.queries.f32_row(0));
   }
+  d.position_queries.insert(d.position_queries.begin(), std::move(all_queries));
   return d;
 }
 
@@ -226,6 +254,7 @@ Status SyntheticSpec::validate() const {
     if (num_topics == 0) return Status::InvalidArgument("attention data needs num_topics >= 1");
     if (!(mean_segment >= 1.0)) return Status::InvalidArgument("mean_segment must be >= 1");
     if (!(key_gain_min > 0.0)) return Status::InvalidArgument("key_gain_min must be > 0");
+    if (query_heads == 0) return Status::InvalidArgument("query_heads must be >= 1");
     if (n + num_queries > (std::size_t{1} << 31)) {
       return Status::InvalidArgument("n + queries must stay below 2^31 positions");
     }

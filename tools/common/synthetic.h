@@ -50,6 +50,7 @@ struct SyntheticSpec {
   double sink_strength = 1.2;     // mean sink score / mean best score of the other keys
   double rope_theta = 10000.0;
   bool attention_sink = true;
+  std::size_t query_heads = 1;    // query heads sharing these keys (GQA group size)
 
   Status validate() const;
 };
@@ -59,6 +60,9 @@ struct SyntheticData {
   Matrix values;         // n x dim (kAttention; empty for kGaussian)
   Matrix train_queries;  // num_train x dim
   Matrix queries;        // num_queries x dim
+  /// kAttention: for each query head, its query at every position (n + num_queries rows);
+  /// head 0 is the one train_queries and queries are taken from.
+  std::vector<Matrix> position_queries;
 };
 
 /// Deterministic in the seed (independent of thread count). Runs on OpenMP threads.

@@ -19,6 +19,7 @@ Runner add_demo(CLI::App& app);
 Runner add_build(CLI::App& app);
 Runner add_query(CLI::App& app);
 Runner add_diag(CLI::App& app);
+Runner add_decode(CLI::App& app);
 
 /// Prints "ra <command>: <status>" on stderr and returns exit code 1.
 int fail(std::string_view command, const Status& status);

@@ -1,0 +1,235 @@
+// Retrieval attention against exact attention: with every key retrieved it must equal full
+// attention; GQA, strided and f16/bf16 views must agree with f32 copies; bad shapes are errors.
+#include "attention/retrieval_decoder.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "attention/dense_attention.h"
+#include "index/vector_io.h"
+#include "tools/common/decode_eval.h"
+
+namespace ra::attention {
+namespace {
+
+// A (heads, T, d) f32 block of random vectors with a little structure (a per-head offset).
+std::vector<float> random_block(std::uint32_t heads, std::uint32_t tokens, std::uint32_t d, std::uint32_t seed,
+                                float offset = 0.5f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> v(static_cast<std::size_t>(heads) * tokens * d);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = normal(rng) + offset * static_cast<float>(i % d == 0);
+  return v;
+}
+
+// Reference: attention in double over tokens [0, len) of one head.
+std::vector<double> reference(const float* q, const HeadsView& k, const HeadsView& v, std::uint32_t h,
+                              std::uint32_t len, double scale) {
+  const std::uint32_t d = k.head_dim;
+  std::vector<double> s(len), o(d, 0.0);
+  std::vector<float> kr(d), vr(d);
+  double m = -1e300;
+  for (std::uint32_t j = 0; j < len; ++j) {
+    convert_to_f32(k.head(h).row_bytes(j), k.dtype, d, kr.data());
+    double dot = 0;
+    for (std::uint32_t c = 0; c < d; ++c) dot += static_cast<double>(q[c]) * kr[c];
+    s[j] = scale * dot;
+    m = std::max(m, s[j]);
+  }
+  double z = 0;
+  for (std::uint32_t j = 0; j < len; ++j) {
+    const double w = std::exp(s[j] - m);
+    z += w;
+    convert_to_f32(v.head(h).row_bytes(j), v.dtype, d, vr.data());
+    for (std::uint32_t c = 0; c < d; ++c) o[c] += w * vr[c];
+  }
+  for (double& x : o) x /= z;
+  return o;
+}
+
+double rel_err(const float* o, const std::vector<double>& ref) {
+  double num = 0, den = 0;
+  for (std::size_t c = 0; c < ref.size(); ++c) {
+    num += (o[c] - ref[c]) * (o[c] - ref[c]);
+    den += ref[c] * ref[c];
+  }
+  return std::sqrt(num / den);
+}
+
+TEST(DenseAttention, RangesAndIdsMatchTheReferenceForEveryDtype) {
+  const std::uint32_t T = 300, d = 24;
+  const auto kf = random_block(1, T, d, 1), vf = random_block(1, T, d, 2), qf = random_block(1, 1, d, 3);
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+    std::vector<std::byte> kb(kf.size() * dtype_size(t)), vb(vf.size() * dtype_size(t));
+    convert_from_f32(kf.data(), kf.size(), t, kb.data());
+    convert_from_f32(vf.data(), vf.size(), t, vb.data());
+    const HeadsView k = HeadsView::hnd(kb.data(), t, 1, T, d), v = HeadsView::hnd(vb.data(), t, 1, T, d);
+    const float scale = 0.2f;
+    AttendScratch scratch;
+    std::vector<float> o(d), o_ids(d);
+    float lse, lse_ids;
+    const TokenRange ranges[2] = {{0, 100}, {100, T}};
+    attend_ranges(qf.data(), k.head(0), v.head(0), ranges, scale, scratch, o.data(), &lse);
+    EXPECT_LT(rel_err(o.data(), reference(qf.data(), k, v, 0, T, scale)), 1e-5) << dtype_name(t);
+    std::vector<std::uint32_t> ids(T);
+    for (std::uint32_t j = 0; j < T; ++j) ids[j] = (j * 7) % T;  // a permutation
+    attend_ids(qf.data(), k.head(0), v.head(0), ids, scale, scratch, o_ids.data(), &lse_ids);
+    for (std::uint32_t c = 0; c < d; ++c) EXPECT_NEAR(o_ids[c], o[c], 1e-5);
+    EXPECT_NEAR(lse_ids, lse, 1e-4);
+  }
+  // An empty set is o = 0, lse = -inf.
+  const HeadsView k = HeadsView::hnd(kf.data(), DType::kF32, 1, T, d);
+  AttendScratch scratch;
+  std::vector<float> o(d, 5.0f);
+  float lse = 0;
+  attend_ids(qf.data(), k.head(0), k.head(0), {}, 1.0f, scratch, o.data(), &lse);
+  EXPECT_EQ(lse, -std::numeric_limits<float>::infinity());
+  for (float x : o) EXPECT_EQ(x, 0.0f);
+}
+
+struct Sequence {
+  std::uint32_t kv_heads, q_heads, T, d;
+  std::vector<float> k, v, q;
+  Sequence(std::uint32_t kvh, std::uint32_t qh, std::uint32_t tokens, std::uint32_t dim)
+      : kv_heads(kvh), q_heads(qh), T(tokens), d(dim), k(random_block(kvh, tokens, dim, 11)),
+        v(random_block(kvh, tokens, dim, 12)), q(random_block(qh, tokens, dim, 13)) {}
+  HeadsView keys() const { return HeadsView::hnd(k.data(), DType::kF32, kv_heads, T, d); }
+  HeadsView values() const { return HeadsView::hnd(v.data(), DType::kF32, kv_heads, T, d); }
+  HeadsView queries() const { return HeadsView::hnd(q.data(), DType::kF32, q_heads, T, d); }
+};
+
+RetrievalConfig small_config(std::uint32_t top_k) {
+  RetrievalConfig c;
+  c.static_set = {4, 16};
+  c.top_k = top_k;
+  c.beam = top_k;
+  c.merge_batch = 8;
+  c.build.max_degree = 16;
+  c.build.query_knn = 16;
+  c.build.build_beam = 32;
+  c.build.num_entries = 8;
+  return c;
+}
+
+TEST(RetrievalDecoder, RetrievingEveryKeyEqualsFullAttentionWhileDecoding) {
+  // 2 kv heads x 3 query heads each (GQA); 60 decode steps, so tokens evicted from the window
+  // are scanned as a tail and merged into the indexes several times (merge_batch 8).
+  const Sequence s(2, 6, 360, 16);
+  for (IndexSharing sharing : {IndexSharing::kPerKvHead, IndexSharing::kPerQueryHead}) {
+    tools::DecodeEvalConfig cfg;
+    cfg.retrieval = small_config(400);  // more than any index holds: every key
+    cfg.retrieval.sharing = sharing;
+    cfg.prefill = 300;
+    auto r = tools::evaluate_decode(s.keys(), s.values(), s.queries(), cfg);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    const tools::MethodResult& ret = r->methods.back();
+    ASSERT_EQ(ret.name, "retrieval");
+    EXPECT_LT(ret.rel_error_p99, 1e-5);
+    EXPECT_NEAR(ret.mass_recall_mean, 1.0, 1e-9);
+    EXPECT_EQ(r->methods[2].name, "topk_exact");
+    EXPECT_LT(r->methods[2].rel_error_p99, 1e-5);
+  }
+}
+
+TEST(RetrievalDecoder, PartialRetrievalIsCloseAndNeverWorseThanStaticAlone) {
+  const Sequence s(1, 2, 1200, 16);
+  tools::DecodeEvalConfig cfg;
+  cfg.retrieval = small_config(64);
+  cfg.retrieval.beam = 96;
+  cfg.prefill = 1100;
+  auto r = tools::evaluate_decode(s.keys(), s.values(), s.queries(), cfg);
+  ASSERT_TRUE(r.ok());
+  const auto& stat = r->methods[1];
+  const auto& topk = r->methods[2];
+  const auto& ret = r->methods[3];
+  EXPECT_LT(ret.rel_error_mean, stat.rel_error_mean);
+  EXPECT_GT(ret.mass_recall_mean, stat.mass_recall_mean);
+  EXPECT_LT(ret.rel_error_mean, 2 * topk.rel_error_mean + 1e-3);
+  EXPECT_LT(ret.scored_mean, 1200);
+}
+
+TEST(RetrievalDecoder, StridedAndHalfPrecisionViewsAgreeWithF32Copies) {
+  const Sequence s(2, 4, 200, 8);
+  // The same cache laid out token-major (NHD) with padding: element (t, h, c) at t*24 + h*12 + c.
+  std::vector<float> k_nhd(200 * 24, 99.0f), v_nhd(200 * 24, 99.0f);
+  for (std::uint32_t t = 0; t < 200; ++t)
+    for (std::uint32_t h = 0; h < 2; ++h)
+      for (std::uint32_t c = 0; c < 8; ++c) {
+        k_nhd[t * 24 + h * 12 + c] = s.k[(h * 200 + t) * 8 + c];
+        v_nhd[t * 24 + h * 12 + c] = s.v[(h * 200 + t) * 8 + c];
+      }
+  const HeadsView kn{k_nhd.data(), DType::kF32, 200, 2, 8, 24, 12}, vn{v_nhd.data(), DType::kF32, 200, 2, 8, 24, 12};
+  tools::DecodeEvalConfig cfg;
+  cfg.retrieval = small_config(32);
+  cfg.prefill = 160;
+  auto a = tools::evaluate_decode(s.keys(), s.values(), s.queries(), cfg);
+  auto b = tools::evaluate_decode(kn, vn, s.queries(), cfg);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_DOUBLE_EQ(a->methods[3].rel_error_mean, b->methods[3].rel_error_mean);
+  // f16 storage against an f32 copy of the rounded values: the same attention.
+  std::vector<Float16> kh(s.k.size()), vh(s.v.size());
+  convert_from_f32(s.k.data(), s.k.size(), DType::kF16, kh.data());
+  convert_from_f32(s.v.data(), s.v.size(), DType::kF16, vh.data());
+  std::vector<float> kr(s.k.size()), vr(s.v.size());
+  convert_to_f32(kh.data(), DType::kF16, kr.size(), kr.data());
+  convert_to_f32(vh.data(), DType::kF16, vr.size(), vr.data());
+  cfg.retrieval.top_k = 400;  // exact, so that both compare with their own full attention alike
+  auto h16 = tools::evaluate_decode(HeadsView::hnd(kh.data(), DType::kF16, 2, 200, 8),
+                                    HeadsView::hnd(vh.data(), DType::kF16, 2, 200, 8), s.queries(), cfg);
+  auto h32 = tools::evaluate_decode(HeadsView::hnd(kr.data(), DType::kF32, 2, 200, 8),
+                                    HeadsView::hnd(vr.data(), DType::kF32, 2, 200, 8), s.queries(), cfg);
+  ASSERT_TRUE(h16.ok() && h32.ok());
+  EXPECT_LT(h16->methods[3].rel_error_p99, 1e-5);
+  EXPECT_LT(h32->methods[3].rel_error_p99, 1e-5);
+}
+
+TEST(RetrievalDecoder, RealAttentionStaysUnderTheStatedBound) {
+  const std::string root = std::string(RA_DATA_DIR) + "/stories260K/ctx2048";
+  if (!std::filesystem::exists(root + "/keys.npy")) GTEST_SKIP() << "no " << root << " here";
+  auto k = read_tensor(root + "/keys.npy[1]"), v = read_tensor(root + "/values.npy[1]"),
+       q = read_tensor(root + "/queries.npy[1]");
+  ASSERT_TRUE(k.ok() && v.ok() && q.ok());
+  tools::DecodeEvalConfig cfg;  // the defaults of ra decode: sink 4, window 64, top-100
+  cfg.prefill = 1536;
+  cfg.steps = 128;
+  auto r = tools::evaluate_decode(HeadsView::hnd(k->data.data(), DType::kF32, 4, 2048, 8),
+                                  HeadsView::hnd(v->data.data(), DType::kF32, 4, 2048, 8),
+                                  HeadsView::hnd(q->data.data(), DType::kF32, 8, 2048, 8), cfg);
+  ASSERT_TRUE(r.ok());
+  // Stated in the README: mean relative error under 1%, and far below the static set's.
+  EXPECT_LT(r->methods[3].rel_error_mean, 0.01);
+  EXPECT_LT(r->methods[3].rel_error_mean, 0.1 * r->methods[1].rel_error_mean);
+}
+
+TEST(RetrievalDecoder, BadShapesAreErrors) {
+  const Sequence s(2, 6, 100, 8);
+  const KvView kv{s.keys(), s.values()};
+  // 5 query heads do not group over 2 kv heads.
+  HeadsView q5 = s.queries();
+  q5.num_heads = 5;
+  EXPECT_EQ(RetrievalDecoder::build(kv, q5, small_config(8)).status().code(), StatusCode::kInvalidArgument);
+  HeadsView short_prefill = s.queries();
+  KvView tiny = kv;
+  tiny.k.num_tokens = tiny.v.num_tokens = 20;  // 4 sinks + 16 window leave nothing
+  EXPECT_EQ(RetrievalDecoder::build(tiny, short_prefill, small_config(8)).status().code(), StatusCode::kInvalidArgument);
+  KvView mismatched = kv;
+  mismatched.v.head_dim = 4;
+  EXPECT_EQ(RetrievalDecoder::build(mismatched, s.queries(), small_config(8)).status().code(), StatusCode::kInvalidArgument);
+  auto dec = RetrievalDecoder::build(kv, s.queries(), small_config(8));
+  ASSERT_TRUE(dec.ok());
+  std::vector<float> q(6 * 8, 0.1f), out(6 * 8);
+  KvView shrunk = kv;
+  shrunk.k.num_tokens = shrunk.v.num_tokens = 90;
+  EXPECT_EQ((*dec)->decode_step(shrunk, q.data(), 0.3f, out.data()).code(), StatusCode::kInvalidArgument);
+  KvView other_dtype = kv;
+  other_dtype.k.dtype = DType::kF16;
+  EXPECT_EQ((*dec)->decode_step(other_dtype, q.data(), 0.3f, out.data()).code(), StatusCode::kInvalidArgument);
+  q[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ((*dec)->decode_step(kv, q.data(), 0.3f, out.data()).code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ra::attention
