@@ -262,6 +262,35 @@ Status SyntheticSpec::validate() const {
   return Status::OK();
 }
 
+Result<SyntheticLayer> generate_layer(SyntheticSpec spec, std::uint32_t kv_heads, std::uint32_t group,
+                                      DType kv_dtype) {
+  if (kv_heads == 0 || group == 0) return Status::InvalidArgument("kv_heads and group must be >= 1");
+  spec.kind = SyntheticKind::kAttention;
+  spec.num_queries = 0;
+  spec.num_train = 1;
+  spec.query_heads = group;
+  const std::uint64_t base_seed = spec.seed;
+  SyntheticLayer layer;
+  layer.kv_heads = kv_heads;
+  layer.q_heads = kv_heads * group;
+  layer.tokens = static_cast<std::uint32_t>(spec.n);
+  layer.dim = static_cast<std::uint32_t>(spec.dim);
+  const std::size_t n = spec.n, dim = spec.dim;
+  RA_ASSIGN_OR_RETURN(layer.keys, Matrix::zeros(kv_heads * n, dim, kv_dtype));
+  RA_ASSIGN_OR_RETURN(layer.values, Matrix::zeros(kv_heads * n, dim, kv_dtype));
+  RA_ASSIGN_OR_RETURN(layer.queries, Matrix::zeros(layer.q_heads * n, dim));
+  for (std::uint32_t h = 0; h < kv_heads; ++h) {
+    spec.seed = base_seed + 1000ull * h;
+    RA_ASSIGN_OR_RETURN(SyntheticData d, generate(spec));
+    convert_from_f32(d.keys.f32_row(0), n * dim, kv_dtype, layer.keys.row_bytes(h * n));
+    convert_from_f32(d.values.f32_row(0), n * dim, kv_dtype, layer.values.row_bytes(h * n));
+    for (std::uint32_t g = 0; g < group; ++g) {
+      std::copy_n(d.position_queries[g].f32_row(0), n * dim, layer.queries.f32_row((h * group + g) * n));
+    }
+  }
+  return layer;
+}
+
 Result<SyntheticData> generate(const SyntheticSpec& spec) {
   RA_RETURN_IF_ERROR(spec.validate());
   return spec.kind == SyntheticKind::kGaussian ? generate_gaussian(spec) : generate_attention(spec);

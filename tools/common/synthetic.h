@@ -68,4 +68,14 @@ struct SyntheticData {
 /// Deterministic in the seed (independent of thread count). Runs on OpenMP threads.
 Result<SyntheticData> generate(const SyntheticSpec& spec);
 
+/// One attention layer for decoding experiments: `kv_heads` independent KV heads (seeds
+/// spec.seed + 1000 * head), each read by `group` query heads (GQA), over spec.n tokens.
+/// keys and values are (kv_heads, n, dim) in `kv_dtype`; queries (kv_heads * group, n, dim) f32.
+struct SyntheticLayer {
+  std::uint32_t kv_heads = 0, q_heads = 0, tokens = 0, dim = 0;
+  Matrix keys, values, queries;  // rows: head-major, then token
+};
+Result<SyntheticLayer> generate_layer(SyntheticSpec spec, std::uint32_t kv_heads, std::uint32_t group,
+                                      DType kv_dtype);
+
 }  // namespace ra::tools

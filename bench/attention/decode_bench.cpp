@@ -1,0 +1,150 @@
+// Retrieval attention at decode time, against full attention and the exact top-k (a full scan
+// of the keys) in the same run.
+//   contexts  one layer, 1 KV head x 4 query heads (GQA), dim 128, f16 KV, contexts from 16K to
+//             1M tokens: per-token latency of each method, output error, keys scored, memory per
+//             token, index build time per head
+//   sharing   one index per KV head (pooled queries) vs one per query head: error, recall of the
+//             attention mass, memory and build time, on synthetic data and on stories260K
+// Usage: bench_decode [--part all|contexts|sharing] [--contexts 16384,...] [--steps 64]
+//                     [--query-gain G] [--data DIR]
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "index/vector_io.h"
+#include "tools/common/decode_eval.h"
+#include "tools/common/synthetic.h"
+#include "tools/common/table.h"
+
+namespace {
+
+using namespace ra;
+using tools::format;
+
+std::uint32_t g_beam = attention::RetrievalConfig{}.beam;
+
+int fail(const Status& s) {
+  std::fprintf(stderr, "bench_decode: %s\n", s.to_string().c_str());
+  return 1;
+}
+
+struct Layer {
+  tools::SyntheticLayer data;
+  attention::HeadsView k, v, q;
+};
+
+Result<Layer> make_layer(std::uint32_t tokens, std::uint32_t kv_heads, std::uint32_t group, double query_gain) {
+  tools::SyntheticSpec spec;
+  spec.n = tokens;
+  spec.query_gain = query_gain;
+  Layer l;
+  RA_ASSIGN_OR_RETURN(l.data, tools::generate_layer(spec, kv_heads, group, DType::kF16));
+  l.k = attention::HeadsView::hnd(l.data.keys.data(), DType::kF16, kv_heads, tokens, 128);
+  l.v = attention::HeadsView::hnd(l.data.values.data(), DType::kF16, kv_heads, tokens, 128);
+  l.q = attention::HeadsView::hnd(l.data.queries.data(), DType::kF32, kv_heads * group, tokens, 128);
+  return l;
+}
+
+int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, double query_gain) {
+  std::printf("== decode latency by context: one layer, 1 KV head x 4 query heads, dim 128, f16 KV; "
+              "sink 4 + window 64, top-100, beam %u; %u decode steps each; query gain %.2f\n",
+              g_beam, steps, query_gain);
+  tools::Table t({"context", "build s/head", "index B/token", "KV B/token", "full ms", "top-k exact ms",
+                  "retrieval ms", "speedup vs top-k", "retrieval err", "top-k err", "mass", "keys scored"});
+  for (std::uint32_t n : sizes) {
+    std::fprintf(stderr, "bench_decode: context %u...\n", n);
+    auto layer = make_layer(n, 1, 4, query_gain);
+    if (!layer.ok()) return fail(layer.status());
+    tools::DecodeEvalConfig cfg;
+    cfg.prefill = n - steps;
+    cfg.steps = steps;
+    cfg.retrieval.max_train_queries = 8192;
+    cfg.retrieval.beam = g_beam;
+    auto r = tools::evaluate_decode(layer->k, layer->v, layer->q, cfg);
+    if (!r.ok()) return fail(r.status());
+    const auto& full = r->methods[0];
+    const auto& topk = r->methods[2];
+    const auto& ret = r->methods[3];
+    t.add_row({std::to_string(n), format("%.1f", r->build_s), format("%.0f", static_cast<double>(r->index_bytes) / n),
+               format("%.0f", 2.0 * 128 * 2), format("%.2f", full.latency_ms_mean), format("%.2f", topk.latency_ms_mean),
+               format("%.3f", ret.latency_ms_mean), format("%.1fx", topk.latency_ms_mean / ret.latency_ms_mean),
+               format("%.2f%%", 100 * ret.rel_error_mean), format("%.2f%%", 100 * topk.rel_error_mean),
+               format("%.3f", ret.mass_recall_mean), format("%.0f (%.2f%%)", ret.scored_mean) +
+                   format(" %.2f%%", 100 * ret.scored_mean / n)});
+    std::printf("%s", t.render().c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+void add_sharing_rows(tools::Table& t, const std::string& data, const attention::HeadsView& k,
+                      const attention::HeadsView& v, const attention::HeadsView& q, std::uint32_t prefill,
+                      std::uint32_t steps, Status* status) {
+  for (auto sharing : {attention::IndexSharing::kPerKvHead, attention::IndexSharing::kPerQueryHead}) {
+    tools::DecodeEvalConfig cfg;
+    cfg.prefill = prefill;
+    cfg.steps = steps;
+    cfg.retrieval.sharing = sharing;
+    cfg.retrieval.beam = g_beam;
+    cfg.retrieval.max_train_queries = 8192;
+    auto r = tools::evaluate_decode(k, v, q, cfg);
+    if (!r.ok()) {
+      *status = r.status();
+      return;
+    }
+    const auto& ret = r->methods[3];
+    t.add_row({data, sharing == attention::IndexSharing::kPerKvHead ? "per KV head" : "per query head",
+               std::to_string(r->index_bytes >> 10) + " KiB", format("%.2f", r->build_s),
+               format("%.4f%%", 100 * ret.rel_error_mean), format("%.4f", ret.mass_recall_mean),
+               format("%.4f%%", 100 * r->methods[2].rel_error_mean), format("%.0f", ret.scored_mean),
+               format("%.3f", ret.latency_ms_mean)});
+  }
+}
+
+int sharing(const std::string& dir, double query_gain) {
+  std::printf("\n== one index per KV head (its query heads' prefill queries pooled) vs one per query head\n");
+  tools::Table t({"data", "indexes", "graph memory", "build s", "retrieval err", "mass", "top-k err",
+                  "keys scored/head", "ms/step"});
+  Status status;
+  auto layer = make_layer(32768, 2, 4, query_gain);
+  if (!layer.ok()) return fail(layer.status());
+  add_sharing_rows(t, "synthetic 32K, 2 KV x 4 q heads", layer->k, layer->v, layer->q, 32768 - 256, 256, &status);
+  if (!status.ok()) return fail(status);
+  for (int l = 0; l < 5; ++l) {
+    const std::string sel = "[" + std::to_string(l) + "]";
+    auto k = read_tensor(dir + "/keys.npy" + sel), v = read_tensor(dir + "/values.npy" + sel),
+         q = read_tensor(dir + "/queries.npy" + sel);
+    if (!k.ok()) return fail(k.status());
+    if (!v.ok()) return fail(v.status());
+    if (!q.ok()) return fail(q.status());
+    add_sharing_rows(t, "stories260K layer " + std::to_string(l),
+                     attention::HeadsView::hnd(k->data.data(), DType::kF32, 4, 2048, 8),
+                     attention::HeadsView::hnd(v->data.data(), DType::kF32, 4, 2048, 8),
+                     attention::HeadsView::hnd(q->data.data(), DType::kF32, 8, 2048, 8), 1536, 512, &status);
+    if (!status.ok()) return fail(status);
+  }
+  std::printf("%s", t.render().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Retrieval attention decode benchmark"};
+  std::string part = "all", data = "../shared/data/stories260K/ctx2048";
+  std::vector<std::uint32_t> sizes = {16384, 32768, 65536, 131072, 262144, 524288, 1048576};
+  std::uint32_t steps = 64;
+  double query_gain = 1.5;
+  app.add_option("--part", part)->check(CLI::IsMember({"all", "contexts", "sharing"}));
+  app.add_option("--contexts", sizes)->delimiter(',');
+  app.add_option("--steps", steps)->capture_default_str();
+  app.add_option("--query-gain", query_gain, "Synthetic query scale (1.5: a sparse head)")->capture_default_str();
+  app.add_option("--data", data)->capture_default_str();
+  app.add_option("--beam", g_beam, "Search beam")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  int rc = 0;
+  if (part == "all" || part == "sharing") rc |= sharing(data, query_gain);
+  if (part == "all" || part == "contexts") rc |= contexts(sizes, steps, query_gain);
+  return rc;
+}
