@@ -21,6 +21,7 @@ Status BuildConfig::validate() const {
   if (!(bootstrap_fraction > 0.0 && bootstrap_fraction <= 1.0)) {
     return Status::InvalidArgument("bootstrap_fraction must be in (0, 1]");
   }
+  if (bootstrap_max_exact < 1) return Status::InvalidArgument("bootstrap_max_exact must be >= 1");
   if (storage == DType::kBF16) {
     return Status::InvalidArgument("index storage must be f32 or f16");
   }

@@ -23,6 +23,7 @@ struct BuildConfig {
   std::uint32_t num_entries = 64;   // search entry points (scored first by every search)
   KnnMode knn_mode = KnnMode::kExact;
   double bootstrap_fraction = 0.1;  // kBootstrap: share of training queries solved exactly
+  std::uint32_t bootstrap_max_exact = 16384;  // kBootstrap: at most this many solved exactly
   DType storage = DType::kF32;      // how an owning index stores keys (f32 or f16)
   std::uint32_t num_threads = 0;    // 0: all OpenMP threads
   /// Called (from the building thread) as each build step starts; the library never prints.

@@ -95,7 +95,9 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
       // Bootstrap: exact kNN for an evenly spaced sample, a graph from it, then the remaining
       // queries by beam search on that graph. Its recall is measured on held-out queries.
       const std::size_t m = train_queries.rows;
-      const auto stride = static_cast<std::size_t>(std::max(1.0, std::round(1.0 / cfg.bootstrap_fraction)));
+      const auto stride = std::max<std::size_t>(
+          static_cast<std::size_t>(std::max(1.0, std::round(1.0 / cfg.bootstrap_fraction))),
+          (m + cfg.bootstrap_max_exact - 1) / cfg.bootstrap_max_exact);
       RA_ASSIGN_OR_RETURN(Matrix sample, Matrix::zeros((m + stride - 1) / stride, keys.dim));
       for (std::size_t i = 0; i < sample.rows(); ++i) {
         std::memcpy(sample.f32_row(i), train_queries.f32_row(i * stride), keys.dim * sizeof(float));

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages the build needs, only those that are missing.
-# The CUDA toolkit (nvcc, cuBLAS) is optional: when present, gpu/ is built too.
+# The CUDA toolkit (nvcc, cuBLAS) is optional: when present, gpu/ is built too. hnswlib and
+# faiss are the MIPS benchmark's peers.
 set -euo pipefail
 packages=(cmake make g++ libxsimd-dev libtbb-dev libgtest-dev libbenchmark-dev
-          nlohmann-json3-dev libcli11-dev)
+          nlohmann-json3-dev libcli11-dev libhnswlib-dev libfaiss-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

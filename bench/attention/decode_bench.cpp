@@ -23,6 +23,9 @@ using namespace ra;
 using tools::format;
 
 std::uint32_t g_beam = attention::RetrievalConfig{}.beam;
+double g_train_fraction = 0.5;  // training queries per index, as a share of the prefill
+std::uint32_t g_min_train = 8192;
+KnnMode g_knn = KnnMode::kBootstrap;
 
 int fail(const Status& s) {
   std::fprintf(stderr, "bench_decode: %s\n", s.to_string().c_str());
@@ -48,8 +51,10 @@ Result<Layer> make_layer(std::uint32_t tokens, std::uint32_t kv_heads, std::uint
 
 int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, double query_gain) {
   std::printf("== decode latency by context: one layer, 1 KV head x 4 query heads, dim 128, f16 KV; "
-              "sink 4 + window 64, top-100, beam %u; %u decode steps each; query gain %.2f\n",
-              g_beam, steps, query_gain);
+              "sink 4 + window 64, top-100, beam %u; %u decode steps each; query gain %.2f; training "
+              "queries max(%u, %.3f x prefill), %s kNN\n",
+              g_beam, steps, query_gain, g_min_train, g_train_fraction,
+              g_knn == KnnMode::kExact ? "exact" : "bootstrap");
   tools::Table t({"context", "build s/head", "index B/token", "KV B/token", "full ms", "top-k exact ms",
                   "retrieval ms", "speedup vs top-k", "retrieval err", "top-k err", "mass", "keys scored"});
   for (std::uint32_t n : sizes) {
@@ -59,7 +64,9 @@ int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, doubl
     tools::DecodeEvalConfig cfg;
     cfg.prefill = n - steps;
     cfg.steps = steps;
-    cfg.retrieval.max_train_queries = 8192;
+    cfg.retrieval.max_train_queries =
+        std::max(g_min_train, static_cast<std::uint32_t>(g_train_fraction * static_cast<double>(n)));
+    cfg.retrieval.build.knn_mode = g_knn;
     cfg.retrieval.beam = g_beam;
     auto r = tools::evaluate_decode(layer->k, layer->v, layer->q, cfg);
     if (!r.ok()) return fail(r.status());
@@ -70,11 +77,10 @@ int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, doubl
                format("%.0f", 2.0 * 128 * 2), format("%.2f", full.latency_ms_mean), format("%.2f", topk.latency_ms_mean),
                format("%.3f", ret.latency_ms_mean), format("%.1fx", topk.latency_ms_mean / ret.latency_ms_mean),
                format("%.2f%%", 100 * ret.rel_error_mean), format("%.2f%%", 100 * topk.rel_error_mean),
-               format("%.3f", ret.mass_recall_mean), format("%.0f (%.2f%%)", ret.scored_mean) +
-                   format(" %.2f%%", 100 * ret.scored_mean / n)});
-    std::printf("%s", t.render().c_str());
-    std::fflush(stdout);
+               format("%.3f", ret.mass_recall_mean),
+               format("%.0f", ret.scored_mean) + format(" (%.2f%%)", 100 * ret.scored_mean / n)});
   }
+  std::printf("%s", t.render().c_str());
   return 0;
 }
 
@@ -142,7 +148,12 @@ int main(int argc, char** argv) {
   app.add_option("--query-gain", query_gain, "Synthetic query scale (1.5: a sparse head)")->capture_default_str();
   app.add_option("--data", data)->capture_default_str();
   app.add_option("--beam", g_beam, "Search beam")->capture_default_str();
+  app.add_option("--train-fraction", g_train_fraction, "Training queries per index / prefill")->capture_default_str();
+  app.add_option("--min-train", g_min_train, "At least this many training queries")->capture_default_str();
+  std::string knn = "bootstrap";
+  app.add_option("--knn", knn, "exact or bootstrap")->check(CLI::IsMember({"exact", "bootstrap"}))->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  g_knn = knn == "exact" ? KnnMode::kExact : KnnMode::kBootstrap;
   int rc = 0;
   if (part == "all" || part == "sharing") rc |= sharing(data, query_gain);
   if (part == "all" || part == "contexts") rc |= contexts(sizes, steps, query_gain);

@@ -81,6 +81,25 @@ if(svg_at EQUAL -1)
 endif()
 run_fails("too few keys" ${RA} diag "--keys=${WORK}/keys.fbin[:10]" --queries ${WORK}/queries.fbin)
 
+# Decoding replay on the real attention data beside the repository, when it is there.
+set(stories ${DATA}/stories260K/ctx2048)
+if(EXISTS ${stories}/keys.npy)
+  run_ok(${RA} decode "--keys=${stories}/keys.npy[1]" "--values=${stories}/values.npy[1]"
+         "--queries=${stories}/queries.npy[1]" --prefill 1536 --steps 32 --json ${WORK}/decode.json)
+  file(READ ${WORK}/decode.json dec)
+  string(JSON static_err GET "${dec}" methods 1 rel_error_mean)
+  string(JSON retrieval_name GET "${dec}" methods 3 name)
+  string(JSON retrieval_err GET "${dec}" methods 3 rel_error_mean)
+  string(JSON steps GET "${dec}" steps)
+  if(NOT retrieval_name STREQUAL "retrieval" OR NOT steps EQUAL 32 OR NOT retrieval_err LESS static_err)
+    message(FATAL_ERROR "unexpected ra decode JSON: ${dec}")
+  endif()
+  run_fails("multiple of kv heads" ${RA} decode "--keys=${stories}/keys.npy[1,:3]" "--values=${stories}/values.npy[1,:3]"
+            "--queries=${stories}/queries.npy[1]" --prefill 1536)
+endif()
+run_fails("prefill" ${RA} decode --keys ${WORK}/keys.fbin --values ${WORK}/values.fbin --queries ${WORK}/keys.fbin
+          --prefill 5000)
+
 run_fails("cannot open" ${RA} gt --keys ${WORK}/missing.fbin --queries ${WORK}/queries.fbin --out ${WORK}/x.ibin)
 run_fails("1-D array" ${RA} gt "--keys=${WORK}/keys.fbin[3]" --queries ${WORK}/queries.fbin --out ${WORK}/x.ibin)
 run_fails("must be in [1, 3000]" ${RA} gt --keys ${WORK}/keys.fbin --queries ${WORK}/queries.fbin --k 5000 --out ${WORK}/x.ibin)

@@ -20,6 +20,8 @@ Runner add_build(CLI::App& app);
 Runner add_query(CLI::App& app);
 Runner add_diag(CLI::App& app);
 Runner add_decode(CLI::App& app);
+/// `ra bench mips`: registers under the name "bench".
+Runner add_bench(CLI::App& app);
 
 /// Prints "ra <command>: <status>" on stderr and returns exit code 1.
 int fail(std::string_view command, const Status& status);

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   runners["query"] = ra::cli::add_query(app);
   runners["diag"] = ra::cli::add_diag(app);
   runners["decode"] = ra::cli::add_decode(app);
+  runners["bench"] = ra::cli::add_bench(app);
   runners["demo"] = ra::cli::add_demo(app);
   CLI11_PARSE(app, argc, argv);
   for (CLI::App* sub : app.get_subcommands()) return runners.at(sub->get_name())();
