@@ -31,7 +31,7 @@ enum class IndexSharing : std::uint8_t {
 struct RetrievalConfig {
   SinkWindow static_set;
   std::uint32_t top_k = 100;               // keys retrieved per query head and step
-  std::uint32_t beam = 256;                // search beam (raised to top_k if smaller)
+  std::uint32_t beam = 320;                // search beam (raised to top_k if smaller)
   IndexSharing sharing = IndexSharing::kPerKvHead;
   std::uint32_t max_train_queries = 16384;  // per index: evenly spaced prefill queries (0: all)
   std::uint32_t merge_batch = 256;         // evicted tokens scanned exactly before insertion

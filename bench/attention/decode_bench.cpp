@@ -1,6 +1,6 @@
 // Retrieval attention at decode time, against full attention and the exact top-k (a full scan
 // of the keys) in the same run.
-//   contexts  one layer, 1 KV head x 4 query heads (GQA), dim 128, f16 KV, contexts from 16K to
+//   contexts  one layer, 1 KV head x 4 query heads (GQA; --kv-heads for more), dim 128, f16 KV, contexts from 16K to
 //             1M tokens: per-token latency of each method, output error, keys scored, memory per
 //             token, index build time per head
 //   sharing   one index per KV head (pooled queries) vs one per query head: error, recall of the
@@ -23,7 +23,8 @@ using namespace ra;
 using tools::format;
 
 std::uint32_t g_beam = attention::RetrievalConfig{}.beam;
-double g_train_fraction = 0.5;  // training queries per index, as a share of the prefill
+double g_train_fraction = 0.5;
+std::uint32_t g_kv_heads = 1;  // training queries per index, as a share of the prefill
 std::uint32_t g_min_train = 8192;
 KnnMode g_knn = KnnMode::kBootstrap;
 
@@ -50,16 +51,16 @@ Result<Layer> make_layer(std::uint32_t tokens, std::uint32_t kv_heads, std::uint
 }
 
 int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, double query_gain) {
-  std::printf("== decode latency by context: one layer, 1 KV head x 4 query heads, dim 128, f16 KV; "
+  std::printf("== decode latency by context: one layer, %u KV head(s) x 4 query heads each, dim 128, f16 KV; "
               "sink 4 + window 64, top-100, beam %u; %u decode steps each; query gain %.2f; training "
               "queries max(%u, %.3f x prefill), %s kNN\n",
-              g_beam, steps, query_gain, g_min_train, g_train_fraction,
+              g_kv_heads, g_beam, steps, query_gain, g_min_train, g_train_fraction,
               g_knn == KnnMode::kExact ? "exact" : "bootstrap");
   tools::Table t({"context", "build s/head", "index B/token", "KV B/token", "full ms", "top-k exact ms",
                   "retrieval ms", "speedup vs top-k", "retrieval err", "top-k err", "mass", "keys scored"});
   for (std::uint32_t n : sizes) {
     std::fprintf(stderr, "bench_decode: context %u...\n", n);
-    auto layer = make_layer(n, 1, 4, query_gain);
+    auto layer = make_layer(n, g_kv_heads, 4, query_gain);
     if (!layer.ok()) return fail(layer.status());
     tools::DecodeEvalConfig cfg;
     cfg.prefill = n - steps;
@@ -73,8 +74,10 @@ int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, doubl
     const auto& full = r->methods[0];
     const auto& topk = r->methods[2];
     const auto& ret = r->methods[3];
-    t.add_row({std::to_string(n), format("%.1f", r->build_s), format("%.0f", static_cast<double>(r->index_bytes) / n),
-               format("%.0f", 2.0 * 128 * 2), format("%.2f", full.latency_ms_mean), format("%.2f", topk.latency_ms_mean),
+    // Memory per token of context for the whole layer: index graphs, and the f16 K and V.
+    t.add_row({std::to_string(n), format("%.1f", r->build_s / g_kv_heads),
+               format("%.0f", static_cast<double>(r->index_bytes) / n), format("%.0f", 2.0 * 128 * 2 * g_kv_heads),
+               format("%.2f", full.latency_ms_mean), format("%.2f", topk.latency_ms_mean),
                format("%.3f", ret.latency_ms_mean), format("%.1fx", topk.latency_ms_mean / ret.latency_ms_mean),
                format("%.2f%%", 100 * ret.rel_error_mean), format("%.2f%%", 100 * topk.rel_error_mean),
                format("%.3f", ret.mass_recall_mean),
@@ -148,6 +151,7 @@ int main(int argc, char** argv) {
   app.add_option("--query-gain", query_gain, "Synthetic query scale (1.5: a sparse head)")->capture_default_str();
   app.add_option("--data", data)->capture_default_str();
   app.add_option("--beam", g_beam, "Search beam")->capture_default_str();
+  app.add_option("--kv-heads", g_kv_heads, "KV heads of the layer (4 query heads each)")->capture_default_str();
   app.add_option("--train-fraction", g_train_fraction, "Training queries per index / prefill")->capture_default_str();
   app.add_option("--min-train", g_min_train, "At least this many training queries")->capture_default_str();
   std::string knn = "bootstrap";

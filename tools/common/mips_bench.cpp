@@ -188,7 +188,7 @@ MipsMethod run_faiss_ivf(const Matrix& keys, const Matrix& queries, const IdMatr
   index.add(static_cast<faiss::Index::idx_t>(keys.rows()), keys.f32_row(0));
   MipsMethod m{"faiss IndexIVFFlat (IP, nlist=" + std::to_string(nlist) + ")", seconds_since(t0),
                keys.bytes() + keys.rows() * sizeof(faiss::Index::idx_t) + nlist * keys.dim() * sizeof(float), {}};
-  for (std::size_t nprobe = 1; nprobe <= std::min<std::size_t>(nlist, 256); nprobe *= 2) {
+  for (std::size_t nprobe = 1; nprobe <= std::min<std::size_t>(nlist, 1024); nprobe *= 2) {
     index.nprobe = nprobe;
     m.rows.push_back(measure("nprobe=" + std::to_string(nprobe), [&](const float* q, Label* ids) {
       std::vector<float> d(o.k);
