@@ -14,10 +14,10 @@ constexpr double kPanelW = 520, kPanelH = 380, kLeft = 70, kRight = 20, kTop = 4
 
 std::string num(double v) {
   char buf[32];
-  if (v != 0 && (std::fabs(v) >= 1e5 || std::fabs(v) < 1e-3)) {
+  if (v != 0 && (std::fabs(v) >= 1e7 || std::fabs(v) < 1e-3)) {
     std::snprintf(buf, sizeof(buf), "%.0e", v);
   } else {
-    std::snprintf(buf, sizeof(buf), "%.4g", v);
+    std::snprintf(buf, sizeof(buf), "%.7g", v);
   }
   return buf;
 }
@@ -93,7 +93,15 @@ std::string render_panel(const Panel& p, double ox) {
        escape(p.x_label) + "</text>\n";
   o += "<text transform='translate(" + num(ox + 16) + "," + num(kTop + ph / 2) +
        ") rotate(-90)' text-anchor='middle' font-size='12'>" + escape(p.y_label) + "</text>\n";
-  double ly = kTop + 14;
+  // The legend sits on a white box in the lower right corner, where curves rising to the top
+  // (recall, mass) leave room, or in the upper right one.
+  const double legend_h = 16.0 * static_cast<double>(p.series.size()) + 6;
+  double legend_w = 0;
+  for (const Series& s : p.series) legend_w = std::max(legend_w, 7.0 * static_cast<double>(s.name.size()) + 34);
+  const double lx = ox + kLeft + pw - legend_w - 6;
+  double ly = p.legend_top ? kTop + 20 : kTop + ph - legend_h + 10;
+  o += "<rect x='" + num(lx - 4) + "' y='" + num(ly - 14) + "' width='" + num(legend_w) + "' height='" +
+       num(legend_h) + "' fill='white' fill-opacity='0.9' stroke='#ccc'/>\n";
   for (const Series& s : p.series) {
     std::string pts;
     if (s.histogram && s.x.size() > 1) {
@@ -115,8 +123,8 @@ std::string render_panel(const Panel& p, double ox) {
         o += "<circle cx='" + num(fx(s.x[i])) + "' cy='" + num(fy(s.y[i])) + "' r='3' fill='" + s.color + "'/>\n";
       }
     }
-    o += "<rect x='" + num(ox + kLeft + 10) + "' y='" + num(ly - 9) + "' width='12' height='10' fill='" + s.color +
-         "'/><text x='" + num(ox + kLeft + 27) + "' y='" + num(ly) + "' font-size='12'>" + escape(s.name) + "</text>\n";
+    o += "<rect x='" + num(lx) + "' y='" + num(ly - 9) + "' width='12' height='10' fill='" + s.color +
+         "'/><text x='" + num(lx + 17) + "' y='" + num(ly) + "' font-size='12'>" + escape(s.name) + "</text>\n";
     ly += 16;
   }
   return o;

@@ -18,6 +18,7 @@ struct Panel {
   std::string title, x_label, y_label;
   bool log_x = false;
   std::vector<Series> series;
+  bool legend_top = false;  // legend in the upper right corner (default: lower right)
 };
 
 /// One SVG document: `title` on top, then the panels left to right.

@@ -16,7 +16,7 @@ namespace ra::cli {
 
 Runner add_demo(CLI::App& app) {
   struct Options {
-    std::uint32_t tokens = 32768, decode = 512, kv_heads = 4, group = 4, dim = 128, threads = 0;
+    std::uint32_t tokens = 65536, decode = 512, kv_heads = 4, group = 4, dim = 128, threads = 0;
     std::uint64_t seed = 1;
     double query_gain = 1.5;  // a sparse head: what retrieval attention is for
     tools::DecodeEvalConfig cfg;

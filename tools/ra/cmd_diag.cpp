@@ -105,7 +105,8 @@ Runner add_diag(CLI::App& app) {
       const double hi = std::max(d->query_distance.p99, d->heldout_key_distance.p99) * 1.1;
       tools::Panel left{"Mahalanobis distance to the keys", "distance", "share of vectors", false,
                         {histogram("held-out keys", d->heldout_distances, 0, hi, 40, "#2ca02c"),
-                         histogram("queries", d->query_distances, 0, hi, 40, "#d62728")}};
+                         histogram("queries", d->query_distances, 0, hi, 40, "#d62728")},
+                        true};
       tools::Panel right{"Attention mass on the top keys", "share of keys (best first)", "mean mass covered", true,
                          {tools::Series{"mean over queries", d->curve_share, d->curve_mass, "#1f77b4", false, false}}};
       const std::string title = "ra diag: " + std::to_string(d->num_keys) + " keys, " +
