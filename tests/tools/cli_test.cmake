@@ -2,23 +2,7 @@
 # Run as: cmake -DRA=<ra> -DWORK=<dir> -P cli_test.cmake
 file(REMOVE_RECURSE ${WORK})
 
-function(run_ok)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-endfunction()
-
-function(run_fails expected)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(rc EQUAL 0)
-    message(FATAL_ERROR "expected a failure: ${ARGN}")
-  endif()
-  string(FIND "${err}" "${expected}" pos)
-  if(pos EQUAL -1)
-    message(FATAL_ERROR "expected '${expected}' in the error of ${ARGN}, got:\n${err}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../run_helpers.cmake)
 
 run_ok(${RA} gen --kind attention --n 3000 --dim 16 --queries 40 --train-queries 500 --out ${WORK})
 foreach(f keys.fbin values.fbin train_queries.fbin queries.fbin gt.ibin)
