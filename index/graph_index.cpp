@@ -31,6 +31,47 @@ Status check_query_row(const float* q, std::size_t dim) {
   return Status::OK();
 }
 
+// Bootstrap kNN: exact for an evenly spaced sample of the training queries (at most
+// bootstrap_max_exact), a graph from that sample, then every query by beam search on it; the
+// sample's own rows stay exact. *recall is measured against the exact kNN of held-out queries.
+Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, std::uint32_t kq,
+                     const BuildConfig& cfg, std::vector<NodeId>* knn, double* recall) {
+  const std::size_t m = train_queries.rows;
+  const auto stride = std::max<std::size_t>(
+      static_cast<std::size_t>(std::max(1.0, std::round(1.0 / cfg.bootstrap_fraction))),
+      (m + cfg.bootstrap_max_exact - 1) / cfg.bootstrap_max_exact);
+  RA_ASSIGN_OR_RETURN(Matrix sample, Matrix::zeros((m + stride - 1) / stride, keys.dim));
+  for (std::size_t i = 0; i < sample.rows(); ++i) {
+    std::memcpy(sample.f32_row(i), train_queries.f32_row(i * stride), keys.dim * sizeof(float));
+  }
+  std::vector<NodeId> sample_knn;
+  RA_RETURN_IF_ERROR(exact_query_knn(keys, sample.view(), kq, cfg.num_threads, &sample_knn));
+  RA_ASSIGN_OR_RETURN(auto boot, GraphIndex::build_from_knn(keys, sample_knn, kq, choose_entry(keys, sample.view()),
+                                                            cfg, KeyOwnership::kReference, nullptr));
+  SearchResults found;
+  SearchParams sp{kq, std::max(cfg.build_beam, kq), cfg.num_threads};
+  RA_RETURN_IF_ERROR(boot->search(train_queries, sp, &found));
+  knn->resize(found.ids.size());
+  std::transform(found.ids.begin(), found.ids.end(), knn->begin(),
+                 [](Label id) { return static_cast<NodeId>(id); });
+  for (std::size_t i = 0; i < sample.rows(); ++i) {  // the sample's rows are exact
+    std::copy_n(sample_knn.begin() + static_cast<std::ptrdiff_t>(i * kq), kq,
+                knn->begin() + static_cast<std::ptrdiff_t>(i * stride * kq));
+  }
+  const std::size_t check = std::min<std::size_t>(200, m);
+  RA_ASSIGN_OR_RETURN(Matrix held_out, Matrix::zeros(check, keys.dim));
+  std::vector<NodeId> approx(check * kq), exact;
+  for (std::size_t i = 0; i < check; ++i) {
+    std::size_t r = i * m / check;
+    if (r % stride == 0 && stride > 1) r = std::min(r + 1, m - 1);  // outside the sample
+    std::memcpy(held_out.f32_row(i), train_queries.f32_row(r), keys.dim * sizeof(float));
+    std::copy_n(knn->begin() + static_cast<std::ptrdiff_t>(r * kq), kq, approx.begin() + static_cast<std::ptrdiff_t>(i * kq));
+  }
+  RA_RETURN_IF_ERROR(exact_query_knn(keys, held_out.view(), kq, cfg.num_threads, &exact));
+  *recall = knn_recall(approx, exact, kq);
+  return Status::OK();
+}
+
 }  // namespace
 
 Status SearchParams::validate(std::size_t index_size) const {
@@ -92,56 +133,11 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
     if (cfg.knn_mode == KnnMode::kExact || train_queries.rows < 2) {
       RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, train_queries, kq, cfg.num_threads, &knn));
     } else {
-      // Bootstrap: exact kNN for an evenly spaced sample, a graph from it, then the remaining
-      // queries by beam search on that graph. Its recall is measured on held-out queries.
-      const std::size_t m = train_queries.rows;
-      const auto stride = std::max<std::size_t>(
-          static_cast<std::size_t>(std::max(1.0, std::round(1.0 / cfg.bootstrap_fraction))),
-          (m + cfg.bootstrap_max_exact - 1) / cfg.bootstrap_max_exact);
-      RA_ASSIGN_OR_RETURN(Matrix sample, Matrix::zeros((m + stride - 1) / stride, keys.dim));
-      for (std::size_t i = 0; i < sample.rows(); ++i) {
-        std::memcpy(sample.f32_row(i), train_queries.f32_row(i * stride), keys.dim * sizeof(float));
-      }
-      std::vector<NodeId> sample_knn;
-      RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, sample.view(), kq, cfg.num_threads, &sample_knn));
-      RA_ASSIGN_OR_RETURN(auto boot, build_from_knn(idx->keys_, sample_knn, kq,
-                                                    choose_entry(idx->keys_, sample.view()), cfg,
-                                                    KeyOwnership::kReference, nullptr));
-      SearchResults found;
-      SearchParams sp{kq, std::max(cfg.build_beam, kq), cfg.num_threads};
-      RA_RETURN_IF_ERROR(boot->search(train_queries, sp, &found));
-      knn.resize(found.ids.size());
-      std::transform(found.ids.begin(), found.ids.end(), knn.begin(),
-                     [](Label id) { return static_cast<NodeId>(id); });
-      for (std::size_t i = 0; i < sample.rows(); ++i) {  // the sample's rows are exact
-        std::copy_n(sample_knn.begin() + static_cast<std::ptrdiff_t>(i * kq), kq,
-                    knn.begin() + static_cast<std::ptrdiff_t>(i * stride * kq));
-      }
-      const std::size_t check = std::min<std::size_t>(200, m);
-      RA_ASSIGN_OR_RETURN(Matrix held_out, Matrix::zeros(check, keys.dim));
-      std::vector<NodeId> approx(check * kq), exact;
-      for (std::size_t i = 0; i < check; ++i) {
-        std::size_t r = i * m / check;
-        if (r % stride == 0 && stride > 1) r = std::min(r + 1, m - 1);  // outside the sample
-        std::memcpy(held_out.f32_row(i), train_queries.f32_row(r), keys.dim * sizeof(float));
-        std::copy_n(knn.begin() + static_cast<std::ptrdiff_t>(r * kq), kq, approx.begin() + static_cast<std::ptrdiff_t>(i * kq));
-      }
-      RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, held_out.view(), kq, cfg.num_threads, &exact));
-      local.knn_recall = knn_recall(approx, exact, kq);
+      RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, kq, cfg, &knn, &local.knn_recall));
     }
-    local.knn_s = seconds_since(t0);
-    const NodeId entry = choose_entry(idx->keys_, train_queries);
-    // Hand the assembled keys to the pipeline without copying them again.
-    const double knn_recall_measured = local.knn_recall;
-    RA_ASSIGN_OR_RETURN(auto built, build_from_knn(idx->keys_, knn, kq, entry, cfg,
-                                                   KeyOwnership::kReference, &local));
-    idx->graph_ = std::move(built->graph_);
-    idx->entries_ = std::move(built->entries_);
-    idx->pruner_ = std::move(built->pruner_);
-    local.knn_recall = knn_recall_measured;
+    RA_RETURN_IF_ERROR(idx->link_from_knn(knn, kq, choose_entry(idx->keys_, train_queries), &local));
     local.knn_s = seconds_since(t0) - local.projection_s - local.reverse_s - local.connectivity_s;
     local.total_s = seconds_since(t0);
-    local.vector_bytes = idx->owns_keys_ ? idx->storage_.size() : 0;
     if (report != nullptr) *report = local;
     return idx;
   } catch (const std::bad_alloc&) {
@@ -162,47 +158,54 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build_from_knn(
       if (id >= n) return Status::InvalidArgument("kNN id " + std::to_string(id) + " >= n");
     }
     if (entry_hint >= n) return Status::InvalidArgument("entry point out of range");
-    const int threads = resolve_threads(cfg.num_threads);
-    BuildReport local = report ? *report : BuildReport{};
-
-    auto t = Clock::now();
-    cfg.report_progress("projection");
-    idx->pruner_ = std::make_unique<Pruner>(idx->keys_, cfg.max_degree, threads);
-    RA_ASSIGN_OR_RETURN(local.pivots, project_queries(knn, knn_k, *idx->pruner_, threads, &idx->graph_));
-    local.projection_s = seconds_since(t);
-    t = Clock::now();
-    cfg.report_progress("reverse edges");
-    RA_RETURN_IF_ERROR(add_reverse_edges(*idx->pruner_, threads, &idx->graph_));
-    local.reverse_s = seconds_since(t);
-    t = Clock::now();
-    idx->entries_ = {entry_hint};
-    const std::size_t num_queries = knn.size() / knn_k;
-    for (std::size_t i = 0; i < cfg.num_entries && idx->entries_.size() < cfg.num_entries; ++i) {
-      const NodeId pivot = knn[(i * num_queries / cfg.num_entries) * knn_k];
-      if (std::find(idx->entries_.begin(), idx->entries_.end(), pivot) == idx->entries_.end()) {
-        idx->entries_.push_back(pivot);
-      }
-    }
-    cfg.report_progress("connectivity");
-    RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
-                        repair_reachability(idx->keys_, *idx->pruner_, idx->entries_, cfg.build_beam,
-                                            threads, &idx->graph_));
-    local.connectivity_s = seconds_since(t);
-    local.zero_out_degree = conn.zero_out_degree;
-    local.repaired = conn.repaired;
-    local.unreachable = conn.unreachable;
-    local.edges = idx->graph_.num_edges();
-    local.mean_degree = static_cast<double>(local.edges) / static_cast<double>(n);
-    const auto& deg = idx->graph_.degrees();
-    local.min_degree = *std::min_element(deg.begin(), deg.end());
-    local.max_degree = *std::max_element(deg.begin(), deg.end());
-    local.graph_bytes = idx->graph_.slots().size() * sizeof(NodeId) + deg.size() * sizeof(std::uint32_t);
-    local.vector_bytes = idx->owns_keys_ ? idx->storage_.size() : 0;
+    BuildReport local;
+    RA_RETURN_IF_ERROR(idx->link_from_knn(knn, knn_k, entry_hint, &local));
     if (report != nullptr) *report = local;
     return idx;
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("graph build: out of memory");
   }
+}
+
+Status GraphIndex::link_from_knn(std::span<const NodeId> knn, std::size_t knn_k, NodeId entry,
+                                 BuildReport* report) {
+  const int threads = resolve_threads(cfg_.num_threads);
+  const std::size_t n = keys_.rows;
+  BuildReport& local = *report;
+  auto t = Clock::now();
+  cfg_.report_progress("projection");
+  pruner_ = std::make_unique<Pruner>(keys_, cfg_.max_degree, threads);
+  RA_ASSIGN_OR_RETURN(local.pivots, project_queries(knn, knn_k, *pruner_, threads, &graph_));
+  local.projection_s = seconds_since(t);
+  t = Clock::now();
+  cfg_.report_progress("reverse edges");
+  RA_RETURN_IF_ERROR(add_reverse_edges(*pruner_, threads, &graph_));
+  local.reverse_s = seconds_since(t);
+  t = Clock::now();
+  entries_ = {entry};
+  const std::size_t num_queries = knn.size() / knn_k;
+  for (std::size_t i = 0; i < cfg_.num_entries && entries_.size() < cfg_.num_entries; ++i) {
+    const NodeId pivot = knn[(i * num_queries / cfg_.num_entries) * knn_k];
+    if (std::find(entries_.begin(), entries_.end(), pivot) == entries_.end()) {
+      entries_.push_back(pivot);
+    }
+  }
+  cfg_.report_progress("connectivity");
+  RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
+                      repair_reachability(keys_, *pruner_, entries_, cfg_.build_beam,
+                                          threads, &graph_));
+  local.connectivity_s = seconds_since(t);
+  local.zero_out_degree = conn.zero_out_degree;
+  local.repaired = conn.repaired;
+  local.unreachable = conn.unreachable;
+  local.edges = graph_.num_edges();
+  local.mean_degree = static_cast<double>(local.edges) / static_cast<double>(n);
+  const auto& deg = graph_.degrees();
+  local.min_degree = *std::min_element(deg.begin(), deg.end());
+  local.max_degree = *std::max_element(deg.begin(), deg.end());
+  local.graph_bytes = graph_.slots().size() * sizeof(NodeId) + deg.size() * sizeof(std::uint32_t);
+  local.vector_bytes = owns_keys_ ? storage_.size() : 0;
+  return Status::OK();
 }
 
 std::uint64_t GraphIndex::memory_bytes() const noexcept {

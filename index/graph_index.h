@@ -90,6 +90,8 @@ class GraphIndex {
   GraphIndex() = default;
   static Result<std::unique_ptr<GraphIndex>> assemble(const MatrixView& keys, KeyOwnership own,
                                                       const BuildConfig& cfg);
+  /// Build steps 2-4 on an assembled index, from the training queries' kNN; fills *report.
+  Status link_from_knn(std::span<const NodeId> knn, std::size_t knn_k, NodeId entry, BuildReport* report);
   Status link_new_keys(std::size_t first);
 
   friend class GraphIndexSerializer;
