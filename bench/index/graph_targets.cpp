@@ -81,7 +81,7 @@ int synthetic(std::size_t n) {
                   : std::vector<std::uint32_t>{100, 150, 200, 250, 300, 400};
       auto rows = tools::sweep_beams(**index, data->queries.view(), *truth, k, beams, 1);
       if (!rows.ok()) return fail(rows.status());
-      auto exact = tools::exact_scan_row((*index)->keys(), data->queries.view(), k, 1);
+      auto exact = tools::exact_scan_row((*index)->keys(), data->queries.view(), *truth, k, 1);
       if (!exact.ok()) return fail(exact.status());
       rows->push_back(*exact);
       print_rows(std::string(v.name) + ", k = " + std::to_string(k), *rows, k);

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "index/flat_index.h"
 #include "index/graph_index.h"
 #include "simd/inner_product.h"
 #include "tools/common/svg.h"
@@ -40,53 +39,21 @@ std::vector<std::uint32_t> widths(std::uint32_t k) {
   return w;
 }
 
-// A search of one query: writes k ids, returns the keys it scored.
-using SearchFn = std::function<std::uint64_t(const float* q, Label* ids)>;
-
-// Times every query (on `threads` threads) for recall, QPS and p99, then counts keys scored
-// in a serial pass (some libraries keep that count in one global counter).
-MipsRow measure(const std::string& param, const SearchFn& search, const Matrix& queries,
-                const IdMatrix& truth, std::uint32_t k, std::uint32_t threads, std::size_t n) {
-  const std::size_t nq = queries.rows();
-  SearchResults res{nq, k, std::vector<Label>(nq * k, kNoLabel), std::vector<float>(nq * k, 0.0f)};
-  std::vector<double> latency(nq);
-  auto one = [&](std::size_t q) {
-    const auto s = Clock::now();
-    search(queries.f32_row(q), res.ids.data() + q * k);
-    latency[q] = std::chrono::duration<double, std::micro>(Clock::now() - s).count();
-  };
-  const auto t0 = Clock::now();
-  if (threads <= 1) {
-    // No parallel region at all: faiss opens its own, and nested in ours each costs milliseconds.
-    for (std::size_t q = 0; q < nq; ++q) one(q);
-  } else {
-#pragma omp parallel for schedule(dynamic, 4) num_threads(static_cast<int>(threads))
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(nq); ++i) one(static_cast<std::size_t>(i));
-  }
-  const double wall = seconds_since(t0);
-  MipsRow row;
-  row.param = param;
-  row.recall = recall_at_k(res, truth, k);
-  row.qps = static_cast<double>(nq) / wall;
-  row.latency_us_p99 = percentile(latency, 99.0);
-  std::vector<Label> scratch(k);
-  const std::size_t counted = std::min<std::size_t>(nq, 200);
-  for (std::size_t q = 0; q < counted; ++q) row.scored_mean += static_cast<double>(search(queries.f32_row(q), scratch.data()));
-  row.scored_mean /= static_cast<double>(counted);
-  row.scored_fraction = row.scored_mean / static_cast<double>(n);
-  return row;
+// Every method's rows come from measure_queries; keys scored are counted in a serial pass over
+// the first 200 queries, since faiss keeps its counts in one global counter.
+MipsRow as_row(std::string param, const SweepRow& r) {
+  return {std::move(param), r.recall, r.scored_mean, r.scored_fraction, r.qps, r.latency_us_p99};
 }
 
-MipsMethod run_flat(const Matrix& keys, const Matrix& queries, const IdMatrix& truth, const MipsBenchOptions& o) {
-  MipsMethod m{"flat (exact)", 0, keys.bytes(), {}};
-  const FlatIndex flat = FlatIndex::over(keys.view()).value();
-  m.rows.push_back(measure("exact", [&](const float* q, Label* ids) {
-    SearchResults r;
-    (void)flat.search(MatrixView::f32(q, 1, keys.dim()), o.k, &r, 1);
-    std::copy(r.ids.begin(), r.ids.end(), ids);
-    return static_cast<std::uint64_t>(keys.rows());
-  }, queries, truth, o.k, o.threads, keys.rows()));
-  return m;
+MipsRow measure(const std::string& param, const QuerySearch& search, const Matrix& queries,
+                const IdMatrix& truth, std::uint32_t k, std::uint32_t threads, std::size_t n) {
+  return as_row(param, measure_queries(search, queries.view(), truth, k, threads, n, 200));
+}
+
+Result<MipsMethod> run_flat(const Matrix& keys, const Matrix& queries, const IdMatrix& truth,
+                            const MipsBenchOptions& o) {
+  RA_ASSIGN_OR_RETURN(const SweepRow r, exact_scan_row(keys.view(), queries.view(), truth, o.k, o.threads));
+  return MipsMethod{"flat (exact)", 0, keys.bytes(), {as_row("exact", r)}};
 }
 
 Result<MipsMethod> run_graph(const Matrix& keys, const Matrix& train, const Matrix& queries, const IdMatrix& truth,
@@ -98,7 +65,6 @@ Result<MipsMethod> run_graph(const Matrix& keys, const Matrix& train, const Matr
   MipsMethod m{"query-guided graph (ours)", seconds_since(t0), index->memory_bytes(), {}};
   std::vector<SearchContext> contexts;
   for (std::uint32_t t = 0; t < std::max<std::uint32_t>(o.threads, 1); ++t) contexts.push_back(index->make_context());
-  std::vector<float> scores(o.k);
   for (std::uint32_t beam : widths(o.k)) {
     const SearchParams p{o.k, beam, 1};
     m.rows.push_back(measure("beam=" + std::to_string(beam), [&](const float* q, Label* ids) {
@@ -106,7 +72,7 @@ Result<MipsMethod> run_graph(const Matrix& keys, const Matrix& train, const Matr
       thread_local std::vector<float> sc;
       sc.resize(o.k);
       (void)index->search_one(q, p, contexts[static_cast<std::size_t>(omp_get_thread_num())], ids, sc.data(), &st);
-      return st.score_evals;
+      return st;
     }, queries, truth, o.k, o.threads, keys.rows()));
   }
   return m;
@@ -150,7 +116,7 @@ MipsMethod run_hnswlib(const Matrix& keys, const Matrix& queries, const IdMatrix
         ids[j] = static_cast<Label>(top.top().second);
         top.pop();
       }
-      return g_hnswlib_evals - before;
+      return SearchStats{g_hnswlib_evals - before, 0};
     }, queries, truth, o.k, o.threads, keys.rows()));
   }
   return m;
@@ -173,7 +139,7 @@ MipsMethod run_faiss_hnsw(const Matrix& keys, const Matrix& queries, const IdMat
       faiss::hnsw_stats.reset();
       index.search(1, q, o.k, d.data(), l.data());
       std::copy(l.begin(), l.end(), ids);
-      return static_cast<std::uint64_t>(faiss::hnsw_stats.n3);  // faiss 1.7 counts distances in n3
+      return SearchStats{faiss::hnsw_stats.n3, 0};  // faiss 1.7 counts distances in n3
     }, queries, truth, o.k, o.threads, keys.rows()));
   }
   return m;
@@ -196,7 +162,7 @@ MipsMethod run_faiss_ivf(const Matrix& keys, const Matrix& queries, const IdMatr
       faiss::indexIVF_stats.reset();
       index.search(1, q, o.k, d.data(), l.data());
       std::copy(l.begin(), l.end(), ids);
-      return static_cast<std::uint64_t>(faiss::indexIVF_stats.ndis + nlist);  // lists scanned + centroids
+      return SearchStats{faiss::indexIVF_stats.ndis + nlist, 0};  // lists scanned + centroids
     }, queries, truth, o.k, o.threads, keys.rows()));
   }
   return m;
@@ -224,7 +190,10 @@ Result<MipsBenchReport> run_mips_bench(const Matrix& keys, const Matrix& train_q
   MipsBenchReport r{keys.rows(), keys.dim(), queries.rows(), o.k, std::max<std::uint32_t>(o.threads, 1), {}, {}};
   MipsBenchOptions opt = o;
   opt.threads = r.threads;
-  if (!skipped(o, "flat")) r.methods.push_back(run_flat(keys, queries, truth, opt));
+  if (!skipped(o, "flat")) {
+    RA_ASSIGN_OR_RETURN(MipsMethod m, run_flat(keys, queries, truth, opt));
+    r.methods.push_back(std::move(m));
+  }
   if (!skipped(o, "graph")) {
     RA_ASSIGN_OR_RETURN(MipsMethod m, run_graph(keys, train_queries, queries, truth, opt));
     r.methods.push_back(std::move(m));

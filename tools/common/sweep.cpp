@@ -4,10 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <stdexcept>
 
 #include "index/flat_index.h"
-#include "index/threading.h"
 
 namespace ra::tools {
 
@@ -26,35 +24,60 @@ Result<IdMatrix> exact_truth(const MatrixView& keys, const MatrixView& queries, 
   return IdMatrix{res.num_queries, res.k, std::move(res.ids)};
 }
 
-Result<SweepRow> exact_scan_row(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
-                                std::uint32_t threads) {
-  RA_ASSIGN_OR_RETURN(const FlatIndex flat, FlatIndex::over(keys));
-  const int nt = resolve_threads(threads);
-  std::vector<double> latency(queries.rows);
-  std::vector<SearchResults> results(static_cast<std::size_t>(nt));
-  ParallelGuard guard;
-  const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
-  for (std::int64_t i = 0; i < static_cast<std::int64_t>(queries.rows); ++i) {
-    guard.run([&] {
-      const auto q = static_cast<std::size_t>(i);
-      const auto s = std::chrono::steady_clock::now();
-      const Status st = flat.search(queries.slice_rows(q, q + 1), k, &results[omp_get_thread_num()], 1);
-      if (!st.ok()) throw std::runtime_error(st.to_string());
-      latency[q] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s).count();
-    });
+SweepRow measure_queries(const QuerySearch& search, const MatrixView& queries, const IdMatrix& truth,
+                         std::uint32_t k, std::uint32_t threads, std::size_t n, std::size_t count_queries) {
+  using Clock = std::chrono::steady_clock;
+  const std::size_t nq = queries.rows;
+  SearchResults res{nq, k, std::vector<Label>(nq * k, kNoLabel), std::vector<float>(nq * k, 0.0f)};
+  std::vector<SearchStats> stats(nq);
+  std::vector<double> latency(nq);
+  auto one = [&](std::size_t q) {
+    const auto s = Clock::now();
+    stats[q] = search(queries.f32_row(q), res.ids.data() + q * k);
+    latency[q] = std::chrono::duration<double, std::micro>(Clock::now() - s).count();
+  };
+  const auto t0 = Clock::now();
+  if (threads <= 1) {
+    for (std::size_t q = 0; q < nq; ++q) one(q);
+  } else {
+#pragma omp parallel for schedule(dynamic, 4) num_threads(static_cast<int>(threads))
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(nq); ++i) one(static_cast<std::size_t>(i));
   }
-  RA_RETURN_IF_ERROR(guard.status("exact scan"));
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   SweepRow row;
-  const auto nq = static_cast<double>(queries.rows);
-  row.recall = 1.0;
-  row.scored_mean = static_cast<double>(keys.rows);
-  row.scored_fraction = 1.0;
-  row.qps = nq / wall;
-  for (double l : latency) row.latency_us_mean += l / nq;
+  row.recall = recall_at_k(res, truth, k);
+  row.qps = static_cast<double>(nq) / wall;
+  for (double l : latency) row.latency_us_mean += l / static_cast<double>(nq);
   row.latency_us_p99 = percentile(latency, 99.0);
+  const std::size_t counted = count_queries ? std::min(nq, count_queries) : nq;
+  if (count_queries) {
+    std::vector<Label> scratch(k);
+    for (std::size_t q = 0; q < counted; ++q) stats[q] = search(queries.f32_row(q), scratch.data());
+  }
+  for (std::size_t q = 0; q < counted; ++q) {
+    row.scored_mean += static_cast<double>(stats[q].score_evals) / static_cast<double>(counted);
+    row.hops_mean += static_cast<double>(stats[q].hops) / static_cast<double>(counted);
+  }
+  row.scored_fraction = row.scored_mean / static_cast<double>(n);
   return row;
+}
+
+Result<SweepRow> exact_scan_row(const MatrixView& keys, const MatrixView& queries,
+                                const IdMatrix& truth, std::uint32_t k, std::uint32_t threads) {
+  RA_ASSIGN_OR_RETURN(const FlatIndex flat, FlatIndex::over(keys));
+  RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
+  if (queries.dim != keys.dim || k == 0 || k > keys.rows || truth.rows < queries.rows || truth.cols < k) {
+    return Status::InvalidArgument("exact scan: queries, k or ground truth do not fit the keys");
+  }
+  // One query at a time, so that latencies compare with an index's.
+  return measure_queries(
+      [&](const float* q, Label* ids) {
+        thread_local SearchResults r;
+        (void)flat.search(MatrixView::f32(q, 1, keys.dim), k, &r, 1);  // shapes checked above
+        std::copy(r.ids.begin(), r.ids.end(), ids);
+        return SearchStats{keys.rows, 0};
+      },
+      queries, truth, k, static_cast<std::uint32_t>(resolve_threads(threads)), keys.rows);
 }
 
 Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixView& queries,
@@ -68,40 +91,23 @@ Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixV
                                    std::to_string(queries.rows) + " x " + std::to_string(k));
   }
   const int nt = resolve_threads(threads);
+  std::vector<SearchContext> contexts;
+  for (int t = 0; t < nt; ++t) contexts.push_back(index.make_context());
   std::vector<SweepRow> rows;
   for (std::uint32_t beam : beams) {
     const SearchParams p{k, beam, threads};
     RA_RETURN_IF_ERROR(p.validate(index.size()));
-    SearchResults res{queries.rows, k, std::vector<Label>(queries.rows * k),
-                      std::vector<float>(queries.rows * k)};
-    std::vector<SearchStats> stats(queries.rows);
-    std::vector<double> latency(queries.rows);
-    std::vector<SearchContext> contexts;
-    for (int t = 0; t < nt; ++t) contexts.push_back(index.make_context());
-    const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(queries.rows); ++i) {
-      const auto q = static_cast<std::size_t>(i);
-      const auto s = std::chrono::steady_clock::now();
-      (void)index.search_one(queries.f32_row(q), p, contexts[omp_get_thread_num()],
-                             res.ids.data() + q * k, res.scores.data() + q * k, &stats[q]);
-      latency[q] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - s).count();
-    }
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    SweepRow row;
+    SweepRow row = measure_queries(
+        [&](const float* q, Label* ids) {
+          thread_local std::vector<float> scores;
+          scores.resize(k);
+          SearchStats st;
+          (void)index.search_one(q, p, contexts[static_cast<std::size_t>(omp_get_thread_num())], ids,
+                                 scores.data(), &st);  // p and queries were validated above
+          return st;
+        },
+        queries, truth, k, static_cast<std::uint32_t>(nt), index.size());
     row.beam = beam;
-    row.recall = recall_at_k(res, truth, k);
-    for (const SearchStats& s : stats) {
-      row.scored_mean += static_cast<double>(s.score_evals);
-      row.hops_mean += static_cast<double>(s.hops);
-    }
-    const auto nq = static_cast<double>(queries.rows);
-    row.scored_mean /= nq;
-    row.hops_mean /= nq;
-    row.scored_fraction = row.scored_mean / static_cast<double>(index.size());
-    row.qps = nq / wall;
-    for (double l : latency) row.latency_us_mean += l / nq;
-    row.latency_us_p99 = percentile(latency, 99.0);
     rows.push_back(row);
   }
   return rows;

@@ -2,6 +2,7 @@
 // Runs a graph index over a set of queries at several beam widths and measures each: recall@k
 // against exact ground truth, keys scored, QPS and per-query latency.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,19 @@ struct SweepRow {
   double latency_us_mean = 0, latency_us_p99 = 0;
 };
 
+/// One query's search: writes k ids, best first, and returns the work it did (keys scored,
+/// hops). Called from `threads` threads at once when threads > 1.
+using QuerySearch = std::function<SearchStats(const float* query, Label* ids)>;
+
+/// Times `search` on every query (with no parallel region at all for one thread: faiss opens
+/// its own, and nested in ours each costs milliseconds) for recall@k against `truth`, QPS and
+/// latency. The work per query is averaged over the same pass, or, when `count_queries` > 0,
+/// over a serial pass on that many queries (for libraries that count in one global counter).
+/// `n` is the number of keys, for scored_fraction.
+SweepRow measure_queries(const QuerySearch& search, const MatrixView& queries, const IdMatrix& truth,
+                         std::uint32_t k, std::uint32_t threads, std::size_t n,
+                         std::size_t count_queries = 0);
+
 /// One row per beam (each >= k). `threads` search threads (0: all); latencies are per query.
 Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixView& queries,
                                           const IdMatrix& truth, std::uint32_t k,
@@ -28,8 +42,8 @@ Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixV
 
 /// The exact scan of the same keys as a baseline row (beam 0): every key scored, recall 1,
 /// queries searched one at a time so that latencies compare with the graph's.
-Result<SweepRow> exact_scan_row(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
-                                std::uint32_t threads);
+Result<SweepRow> exact_scan_row(const MatrixView& keys, const MatrixView& queries,
+                                const IdMatrix& truth, std::uint32_t k, std::uint32_t threads);
 
 /// Exact top-k of `queries` over `keys` as ground truth.
 Result<IdMatrix> exact_truth(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,

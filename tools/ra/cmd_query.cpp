@@ -52,7 +52,7 @@ Runner add_query(CLI::App& app) {
     if (!rows.ok()) return fail("query", rows.status());
 
     if (o->exact) {
-      auto exact = tools::exact_scan_row((*index)->keys(), queries->view(), o->k, o->threads);
+      auto exact = tools::exact_scan_row((*index)->keys(), queries->view(), *truth, o->k, o->threads);
       if (!exact.ok()) return fail("query", exact.status());
       rows->push_back(*exact);
     }
