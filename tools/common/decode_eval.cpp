@@ -87,10 +87,10 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
   AttendScratch scratch;
   std::vector<float> q(static_cast<std::size_t>(H) * d), o_full(q.size()), o_static(q.size()), o_topk(q.size()),
       o_ret(q.size()), lse(H), lse_static(H), lse_top(H), o_top(d), scores, probs;
-  std::vector<std::uint32_t> order, top_ids;
+  std::vector<std::uint32_t> order;
+  std::vector<std::vector<std::uint32_t>> top_ids(H);
   attention::DecodeTrace trace;
   attention::CpuDenseBackend dense;
-  std::vector<std::uint32_t> ids;
   for (std::uint32_t s = 0; s < steps; ++s) {
     const std::uint32_t t = cfg.prefill + s, len = t + 1;
     const attention::KvView kv = cache(len);
@@ -129,9 +129,10 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
       std::iota(order.begin(), order.end(), 0u);
       std::nth_element(order.begin(), order.begin() + k, order.end(),
                        [&](std::uint32_t a, std::uint32_t b) { return scores[a] > scores[b]; });
-      top_ids.assign(order.begin(), order.begin() + k);
-      for (auto& id : top_ids) id += rest_begin;
-      attention::attend_ids(qh, kv.k.head(h / group), kv.v.head(h / group), top_ids, scale, scratch, o_top.data(), &lse_top[h]);
+      std::vector<std::uint32_t>& top = top_ids[h];  // kept for the mass recalled below
+      top.assign(order.begin(), order.begin() + k);
+      for (auto& id : top) id += rest_begin;
+      attention::attend_ids(qh, kv.k.head(h / group), kv.v.head(h / group), top, scale, scratch, o_top.data(), &lse_top[h]);
       attention::merge_attn_states(o_static.data() + static_cast<std::size_t>(h) * d, &lse_static[h], o_top.data(),
                                    &lse_top[h], o_topk.data() + static_cast<std::size_t>(h) * d, &lse_top[h], 1, d, d);
     }
@@ -160,13 +161,8 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
       stat.errors.push_back(rel_error(o_static.data() + off, o_full.data() + off, d));
       stat.mass += mass_of(statics, {});
       stat.scored += trace.sinks.size() + trace.window.size();
-      // Recompute this head's top-k set for its mass (the timed pass above kept only the last).
-      ids.resize(rest);
-      std::iota(ids.begin(), ids.end(), rest_begin);
-      std::nth_element(ids.begin(), ids.begin() + k, ids.end(),
-                       [&](std::uint32_t a, std::uint32_t b) { return scores[a] > scores[b]; });
       topk.errors.push_back(rel_error(o_topk.data() + off, o_full.data() + off, d));
-      topk.mass += mass_of(statics, {ids.data(), k});
+      topk.mass += mass_of(statics, top_ids[h]);
       topk.scored += len;
       retr.errors.push_back(rel_error(o_ret.data() + off, o_full.data() + off, d));
       retr.mass += mass_of(ret_ranges, trace.retrieved[h]);
