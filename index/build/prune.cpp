@@ -93,7 +93,7 @@ void Pruner::prune(NodeId p, std::span<const NodeId> candidates, PruneScratch& s
   std::sort(s.order.begin(), s.order.end(), [&](NodeId a, NodeId b) {
     return s.scores[a] > s.scores[b] || (s.scores[a] == s.scores[b] && candidates[a] < candidates[b]);
   });
-  s.kept.clear();  // positions in `order` of the dropped candidates, for the fill pass
+  s.dropped.clear();  // for the fill pass
   for (std::size_t i = 0; i < n && kept->size() < max_degree_; ++i) {
     const NodeId c = candidates[s.order[i]];
     const float to_p = s.scores[s.order[i]];
@@ -107,13 +107,13 @@ void Pruner::prune(NodeId p, std::span<const NodeId> candidates, PruneScratch& s
       }
     }
     if (occluded) {
-      s.kept.push_back(static_cast<NodeId>(i));
+      s.dropped.push_back(static_cast<NodeId>(i));
     } else {
       kept->push_back(c);
     }
   }
-  for (std::size_t i = 0; i < s.kept.size() && kept->size() < max_degree_; ++i) {
-    kept->push_back(candidates[s.order[s.kept[i]]]);
+  for (std::size_t i = 0; i < s.dropped.size() && kept->size() < max_degree_; ++i) {
+    kept->push_back(candidates[s.order[s.dropped[i]]]);
   }
 }
 

@@ -17,7 +17,7 @@ namespace ra {
 /// Reused buffers of one thread's pruning; allocates only while they grow.
 struct PruneScratch {
   std::vector<float> row, scores, kept_scores;
-  std::vector<NodeId> order, kept;
+  std::vector<NodeId> order, dropped;  // candidate order; positions in it that were occluded
 };
 
 class Pruner {
