@@ -75,12 +75,12 @@ Result<std::unique_ptr<RetrievalDecoder>> RetrievalDecoder::build(
   d->head_dim_ = kv.k.head_dim;
   d->indexed_end_ = t0_tokens - cfg.static_set.window;
   d->last_tokens_ = t0_tokens;
-  const std::uint32_t group = d->num_q_heads_ / d->num_kv_heads_;
-  const bool per_kv = cfg.sharing == IndexSharing::kPerKvHead;
+  const std::uint32_t group = d->group();
+  const bool per_kv = d->per_kv_head();
   const std::uint32_t num_indexes = per_kv ? d->num_kv_heads_ : d->num_q_heads_;
   const std::uint32_t q_rows = prefill_queries.num_tokens;
   for (std::uint32_t i = 0; i < num_indexes; ++i) {
-    const std::uint32_t kv_head = per_kv ? i : i / group;
+    const std::uint32_t kv_head = d->kv_head_of_index(i);
     const std::uint32_t first_q = per_kv ? i * group : i, heads = per_kv ? group : 1;
     // Training queries: this index's query heads, evenly spaced prefill positions.
     const std::size_t available = static_cast<std::size_t>(heads) * q_rows;
@@ -138,11 +138,8 @@ Status RetrievalDecoder::decode_step(const KvView& kv, const float* q, float sca
   if (merge || kv.k.data != im.last_keys) {
     const auto t = Clock::now();
     const std::uint32_t end = merge ? win_begin : indexed_end_;
-    const bool per_kv = cfg_.sharing == IndexSharing::kPerKvHead;
-    const std::uint32_t group = num_q_heads_ / num_kv_heads_;
     for (std::size_t i = 0; i < indexes_.size(); ++i) {
-      const auto kv_head = static_cast<std::uint32_t>(per_kv ? i : i / group);
-      RA_RETURN_IF_ERROR(indexes_[i]->extend(kv.k.head(kv_head, sink, end)));
+      RA_RETURN_IF_ERROR(indexes_[i]->extend(kv.k.head(kv_head_of_index(i), sink, end)));
     }
     indexed_end_ = end;
     im.last_keys = kv.k.data;
@@ -157,11 +154,10 @@ Status RetrievalDecoder::decode_step(const KvView& kv, const float* q, float sca
   local.dense_ms = ms_since(t);
 
   t = Clock::now();
-  const std::uint32_t group = num_q_heads_ / num_kv_heads_, d = head_dim_;
-  const bool per_kv = cfg_.sharing == IndexSharing::kPerKvHead;
+  const std::uint32_t group = this->group(), d = head_dim_;
   im.arena.execute([&] {
     tbb::parallel_for(std::uint32_t{0}, num_q_heads_, [&](std::uint32_t h) {
-      const GraphIndex& index = *indexes_[per_kv ? h / group : h];
+      const GraphIndex& index = *indexes_[index_of_query_head(h)];
       const float* qh = q + static_cast<std::size_t>(h) * d;
       const MatrixView keys = kv.k.head(h / group), values = kv.v.head(h / group);
       const auto k = static_cast<std::uint32_t>(std::min<std::size_t>(cfg_.top_k, index.size()));
@@ -198,7 +194,7 @@ Status RetrievalDecoder::decode_step(const KvView& kv, const float* q, float sca
     trace->tail = tail;
     trace->retrieved.resize(num_q_heads_);
     for (std::uint32_t h = 0; h < num_q_heads_; ++h) {
-      const auto k = std::min<std::size_t>(cfg_.top_k, indexes_[per_kv ? h / group : h]->size());
+      const auto k = std::min<std::size_t>(cfg_.top_k, indexes_[index_of_query_head(h)]->size());
       trace->retrieved[h].assign(im.tokens[h].begin(), im.tokens[h].begin() + static_cast<std::ptrdiff_t>(k));
     }
   }

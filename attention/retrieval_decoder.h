@@ -79,6 +79,13 @@ class RetrievalDecoder {
 
  private:
   RetrievalDecoder() = default;
+  std::uint32_t group() const noexcept { return num_q_heads_ / num_kv_heads_; }
+  bool per_kv_head() const noexcept { return cfg_.sharing == IndexSharing::kPerKvHead; }
+  /// The index a query head searches, and the KV head an index covers.
+  std::size_t index_of_query_head(std::uint32_t h) const noexcept { return per_kv_head() ? h / group() : h; }
+  std::uint32_t kv_head_of_index(std::size_t i) const noexcept {
+    return static_cast<std::uint32_t>(per_kv_head() ? i : i / group());
+  }
   struct Impl;
   std::unique_ptr<Impl> impl_;
   RetrievalConfig cfg_;
