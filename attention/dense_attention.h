@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "index/types.h"
+#include "../index/types.h"
 
 namespace ra::attention {
 

@@ -1,12 +1,13 @@
 #pragma once
 // Computes the dense part of a decode step (the sinks and the window), possibly on another
 // device and asynchronously: launch() may return before the result is ready; o and lse are
-// valid after wait(). The CPU implementation computes in launch(); gpu/ adds a CUDA one.
+// valid after wait(). CpuDenseBackend (cpu_dense_backend.h) computes in launch(); gpu/ adds a
+// CUDA one.
 #include <cstdint>
 #include <span>
 
-#include "attention/dense_attention.h"
-#include "attention/kv_view.h"
+#include "dense_attention.h"
+#include "kv_view.h"
 
 namespace ra::attention {
 
@@ -19,17 +20,6 @@ class DenseAttentionBackend {
   virtual Status launch(const KvView& kv, const float* q, std::uint32_t num_q_heads,
                         std::span<const TokenRange> ranges, float scale, float* o, float* lse) = 0;
   virtual Status wait() = 0;
-};
-
-/// The CPU backend: exact, synchronous, one head after another.
-class CpuDenseBackend final : public DenseAttentionBackend {
- public:
-  Status launch(const KvView& kv, const float* q, std::uint32_t num_q_heads,
-                std::span<const TokenRange> ranges, float scale, float* o, float* lse) override;
-  Status wait() override { return Status::OK(); }
-
- private:
-  AttendScratch scratch_;
 };
 
 }  // namespace ra::attention

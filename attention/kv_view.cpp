@@ -2,8 +2,6 @@
 
 #include <string>
 
-#include "attention/dense_backend.h"
-
 namespace ra::attention {
 
 Status validate_heads(const HeadsView& v, const char* what) {
@@ -28,23 +26,6 @@ Status validate_kv(const KvView& kv) {
   if (kv.k.num_tokens != kv.v.num_tokens || kv.k.num_heads != kv.v.num_heads ||
       kv.k.head_dim != kv.v.head_dim) {
     return Status::InvalidArgument("keys and values must have the same tokens, heads and head_dim");
-  }
-  return Status::OK();
-}
-
-Status CpuDenseBackend::launch(const KvView& kv, const float* q, std::uint32_t num_q_heads,
-                               std::span<const TokenRange> ranges, float scale, float* o, float* lse) {
-  RA_RETURN_IF_ERROR(validate_kv(kv));
-  if (num_q_heads % kv.k.num_heads != 0) {
-    return Status::InvalidArgument("query heads must be a multiple of kv heads");
-  }
-  for (const TokenRange& r : ranges) {
-    if (r.end > kv.k.num_tokens) return Status::InvalidArgument("token range past the cache");
-  }
-  const std::uint32_t group = num_q_heads / kv.k.num_heads, d = kv.k.head_dim;
-  for (std::uint32_t h = 0; h < num_q_heads; ++h) {
-    attend_ranges(q + static_cast<std::size_t>(h) * d, kv.k.head(h / group), kv.v.head(h / group), ranges,
-                  scale, scratch_, o + static_cast<std::size_t>(h) * d, lse + h);
   }
   return Status::OK();
 }

@@ -5,7 +5,7 @@
 // to the caller and must outlive every use of the view.
 #include <cstdint>
 
-#include "index/types.h"
+#include "../index/types.h"
 
 namespace ra::attention {
 

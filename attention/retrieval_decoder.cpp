@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attention/cpu_dense_backend.h"
 #include "attention/merge_state.h"
 
 namespace ra::attention {

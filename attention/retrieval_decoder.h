@@ -16,10 +16,10 @@
 #include <memory>
 #include <vector>
 
-#include "attention/dense_backend.h"
-#include "attention/kv_view.h"
-#include "index/build_config.h"
-#include "index/graph_index.h"
+#include "dense_backend.h"
+#include "kv_view.h"
+#include "../index/build_config.h"
+#include "../index/graph_index.h"
 
 namespace ra::attention {
 

@@ -7,15 +7,12 @@ set(ra_library_targets ra_headers ra_simd ra_index ra_attention)
 if(RA_WITH_CUDA)
   list(APPEND ra_library_targets ra_gpu)
 endif()
+# The public headers install where each folder lists them (ra_public_headers, CMakeLists.txt).
 install(TARGETS ${ra_library_targets} EXPORT RetrievalAttentionTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-foreach(dir simd index attention gpu)
-  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/${dir}
-          FILES_MATCHING PATTERN "*.h" PATTERN "detail" EXCLUDE)
-endforeach()
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/generated/index/config.h
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/index)
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/retrieval_attention/index)
 install(EXPORT RetrievalAttentionTargets NAMESPACE RetrievalAttention::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/RetrievalAttention)
 configure_package_config_file(cmake/RetrievalAttentionConfig.cmake.in

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "index/result.h"
+#include "../index/result.h"
 
 namespace ra::gpu {
 

@@ -1,14 +1,18 @@
 #include "index/beam_search.h"
 
+#include <algorithm>
+
 #include "simd/inner_product.h"
 
 namespace ra {
 
 void beam_search(const Graph& graph, const MatrixView& keys, const float* q,
-                 std::span<const NodeId> entries, std::uint32_t beam, SearchContext& ctx,
-                 SearchStats* stats) noexcept {
+                 std::span<const NodeId> entries, std::uint32_t beam, SearchScratch& ctx,
+                 SearchStats* stats) {
   ctx.next_query(graph.size());
   ctx.pool.reset(beam);
+  const std::size_t hop = std::max<std::size_t>(graph.max_degree(), entries.size());
+  if (ctx.scores.size() < hop) ctx.scores.resize(hop);
   std::uint64_t evals = 0, hops = 0;
   ctx.ids.clear();
   for (NodeId e : entries) {

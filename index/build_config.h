@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "index/status.h"
-#include "simd/dtype.h"
+#include "status.h"
+#include "../simd/dtype.h"
 
 namespace ra {
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <new>
 #include <string>
-#include <unordered_set>
 
+#include "index/threading.h"
 #include "index/topk.h"
 #include "simd/inner_product.h"
 
@@ -19,10 +19,6 @@ constexpr std::size_t kQueryBlock = 64;
 constexpr std::size_t kKeyBlock = 1024;
 
 }  // namespace
-
-int resolve_threads(std::uint32_t requested) noexcept {
-  return requested == 0 ? omp_get_max_threads() : static_cast<int>(requested);
-}
 
 Result<FlatIndex> FlatIndex::over(const MatrixView& keys) {
   RA_RETURN_IF_ERROR(validate_matrix(keys, "keys"));
@@ -38,18 +34,16 @@ Result<FlatIndex> FlatIndex::owning(Matrix keys) {
   return index;
 }
 
-Status FlatIndex::search(const MatrixView& queries, std::uint32_t k, SearchResults* out,
-                         std::uint32_t num_threads) const {
+Status FlatIndex::search(const MatrixView& queries, const SearchParams& p,
+                         SearchResults* out) const {
   RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
   if (queries.dim != dim()) {
     return Status::InvalidArgument("queries have dimension " + std::to_string(queries.dim) +
                                    ", the keys " + std::to_string(dim()));
   }
-  if (k == 0 || k > size()) {
-    return Status::InvalidArgument("k = " + std::to_string(k) + " must be in [1, " +
-                                   std::to_string(size()) + "] (the number of keys)");
-  }
-  const int threads = resolve_threads(num_threads);
+  RA_RETURN_IF_ERROR(p.validate(size(), /*uses_beam=*/false));
+  const std::size_t k = p.k;
+  const int threads = resolve_threads(p.num_threads);
   const std::size_t nq = queries.rows, n = size();
   const std::size_t query_blocks = (nq + kQueryBlock - 1) / kQueryBlock;
   // With fewer query blocks than threads, the keys are split into parts as well; each
@@ -79,15 +73,7 @@ Status FlatIndex::search(const MatrixView& queries, std::uint32_t k, SearchResul
           simd::dot_block(queries.f32_row(q0), queries.stride, q1 - q0, keys_.row_bytes(r0),
                           keys_.dtype, keys_.stride, r1 - r0, keys_.dim, tile.data(), kKeyBlock);
           for (std::size_t i = q0; i < q1; ++i) {
-            TopK& heap = heaps[i - q0];
-            const float* s = tile.data() + (i - q0) * kKeyBlock;
-            float bar = heap.threshold();
-            for (std::size_t r = 0; r < r1 - r0; ++r) {
-              if (s[r] >= bar) {
-                heap.push(s[r], static_cast<Label>(r0 + r));
-                bar = heap.threshold();
-              }
-            }
+            heaps[i - q0].push_all(tile.data() + (i - q0) * kKeyBlock, r1 - r0, static_cast<Label>(r0));
           }
         }
         for (std::size_t i = q0; i < q1; ++i) {
@@ -107,8 +93,8 @@ Status FlatIndex::search(const MatrixView& queries, std::uint32_t k, SearchResul
     }
     TopK merged(k);
     for (std::size_t i = 0; i < nq; ++i) {
-      for (std::size_t p = 0; p < parts; ++p) {
-        const std::size_t off = (p * nq + i) * k;
+      for (std::size_t part = 0; part < parts; ++part) {
+        const std::size_t off = (part * nq + i) * k;
         for (std::size_t j = 0; j < k && part_ids[off + j] != kNoLabel; ++j) {
           merged.push(part_scores[off + j], part_ids[off + j]);
         }
@@ -120,20 +106,6 @@ Status FlatIndex::search(const MatrixView& queries, std::uint32_t k, SearchResul
                                      " queries x k = " + std::to_string(k));
   }
   return Status::OK();
-}
-
-double recall_at_k(const SearchResults& found, const IdMatrix& truth, std::size_t k) {
-  const std::size_t nq = std::min(found.num_queries, truth.rows);
-  if (nq == 0 || k == 0) return 0.0;
-  const std::size_t kf = std::min(k, found.k), kt = std::min(k, truth.cols);
-  std::size_t hits = 0;
-  std::unordered_set<Label> want;
-  for (std::size_t q = 0; q < nq; ++q) {
-    want.clear();
-    want.insert(truth.row(q), truth.row(q) + kt);
-    for (std::size_t j = 0; j < kf; ++j) hits += want.count(found.ids_of(q)[j]);
-  }
-  return static_cast<double>(hits) / static_cast<double>(nq * kt);
 }
 
 }  // namespace ra

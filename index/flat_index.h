@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <memory>
 
-#include "index/matrix.h"
-#include "index/result.h"
-#include "index/search.h"
+#include "matrix.h"
+#include "result.h"
+#include "search.h"
 
 namespace ra {
 
@@ -22,19 +22,14 @@ class FlatIndex {
   std::size_t dim() const noexcept { return keys_.dim; }
   const MatrixView& keys() const noexcept { return keys_; }
 
-  /// Exact top-k of every query (f32, queries.dim == dim(), 1 <= k <= size()).
-  /// Thread-safe; runs on `num_threads` OpenMP threads (0: all).
-  Status search(const MatrixView& queries, std::uint32_t k, SearchResults* out,
-                std::uint32_t num_threads = 0) const;
+  /// Exact top-p.k of every query (f32, queries.dim == dim(), 1 <= p.k <= size(); p.beam is
+  /// not used). Thread-safe; runs on p.num_threads OpenMP threads (0: all).
+  Status search(const MatrixView& queries, const SearchParams& p, SearchResults* out) const;
 
  private:
   FlatIndex() = default;
   std::shared_ptr<const Matrix> owned_;
   MatrixView keys_;
 };
-
-/// recall@k of `found` against `truth`: the mean share of each query's true top-k that was
-/// found (found and truth may hold more than k columns; the first k of each count).
-double recall_at_k(const SearchResults& found, const IdMatrix& truth, std::size_t k);
 
 }  // namespace ra

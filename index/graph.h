@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "index/types.h"
+#include "types.h"
 
 namespace ra {
 

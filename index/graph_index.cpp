@@ -9,10 +9,14 @@
 #include <limits>
 
 #include "index/beam_search.h"
-#include "index/build/connectivity.h"
-#include "index/build/projection.h"
-#include "index/build/query_knn.h"
+#include "index/graph_build/connectivity.h"
+#include "index/graph_build/insert.h"
+#include "index/graph_build/projection.h"
+#include "index/graph_build/prune.h"
+#include "index/graph_build/query_knn.h"
+#include "index/recall.h"
 #include "index/threading.h"
+#include "simd/inner_product.h"
 
 namespace ra {
 namespace {
@@ -68,24 +72,28 @@ Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, st
     std::copy_n(knn->begin() + static_cast<std::ptrdiff_t>(r * kq), kq, approx.begin() + static_cast<std::ptrdiff_t>(i * kq));
   }
   RA_RETURN_IF_ERROR(exact_query_knn(keys, held_out.view(), kq, cfg.num_threads, &exact));
-  *recall = knn_recall(approx, exact, kq);
+  *recall = recall_at_k<NodeId, NodeId>(approx, kq, exact, kq, kq);
   return Status::OK();
 }
 
 }  // namespace
 
-Status SearchParams::validate(std::size_t index_size) const {
-  if (k == 0) return Status::InvalidArgument("k must be >= 1");
-  if (k > index_size) {
-    return Status::InvalidArgument("k = " + std::to_string(k) + " exceeds the index size " +
-                                   std::to_string(index_size));
+NodeId choose_entry(const MatrixView& keys, const MatrixView& train_queries) {
+  std::vector<double> sum(keys.dim, 0.0);
+  for (std::size_t i = 0; i < train_queries.rows; ++i) {
+    const float* q = train_queries.f32_row(i);
+    for (std::size_t c = 0; c < keys.dim; ++c) sum[c] += q[c];
   }
-  if (beam < k) {
-    return Status::InvalidArgument("beam (" + std::to_string(beam) + ") must be >= k (" +
-                                   std::to_string(k) + ")");
+  std::vector<float> mean(keys.dim);
+  for (std::size_t c = 0; c < keys.dim; ++c) {
+    mean[c] = static_cast<float>(sum[c] / static_cast<double>(std::max<std::size_t>(1, train_queries.rows)));
   }
-  return Status::OK();
+  std::vector<float> scores(keys.rows);
+  simd::dot_rows(mean.data(), keys.data, keys.dtype, keys.stride, keys.rows, keys.dim, scores.data());
+  return static_cast<NodeId>(std::max_element(scores.begin(), scores.end()) - scores.begin());
 }
+
+GraphIndex::~GraphIndex() = default;
 
 Result<std::unique_ptr<GraphIndex>> GraphIndex::assemble(const MatrixView& keys, KeyOwnership own,
                                                          const BuildConfig& cfg) {
@@ -214,9 +222,11 @@ std::uint64_t GraphIndex::memory_bytes() const noexcept {
 }
 
 SearchContext GraphIndex::make_context() const {
-  SearchContext ctx(size());
-  ctx.scores.resize(std::max<std::size_t>(graph_.max_degree(), entries_.size()));
-  ctx.ids.reserve(graph_.max_degree());
+  SearchContext ctx;
+  SearchScratch& s = ctx.scratch();
+  s.next_query(size());
+  s.scores.resize(std::max<std::size_t>(graph_.max_degree(), entries_.size()));
+  s.ids.reserve(s.scores.size());
   return ctx;
 }
 
@@ -224,17 +234,16 @@ Status GraphIndex::search_one(const float* query, const SearchParams& p, SearchC
                               Label* ids, float* scores, SearchStats* stats) const {
   RA_RETURN_IF_ERROR(p.validate(size()));
   RA_RETURN_IF_ERROR(check_query_row(query, dim()));
+  SearchScratch& s = ctx.scratch();
   try {
-    const std::size_t need = std::max<std::size_t>(graph_.max_degree(), entries_.size());
-    if (ctx.scores.size() < need) ctx.scores.resize(need);
-    beam_search(graph_, keys_, query, entries_, p.beam, ctx, stats);
+    beam_search(graph_, keys_, query, entries_, p.beam, s, stats);
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("search context: out of memory");
   }
-  const std::size_t found = std::min<std::size_t>(p.k, ctx.pool.size());
+  const std::size_t found = std::min<std::size_t>(p.k, s.pool.size());
   for (std::size_t i = 0; i < p.k; ++i) {
-    ids[i] = i < found ? static_cast<Label>(ctx.pool[i].id) : kNoLabel;
-    scores[i] = i < found ? ctx.pool[i].score : -std::numeric_limits<float>::infinity();
+    ids[i] = i < found ? static_cast<Label>(s.pool[i].id) : kNoLabel;
+    scores[i] = i < found ? s.pool[i].score : -std::numeric_limits<float>::infinity();
   }
   return Status::OK();
 }
@@ -315,79 +324,11 @@ Status GraphIndex::link_new_keys(std::size_t first) {
   try {
     graph_.grow(last - first);
     pruner_->extend(keys_);
-    // In-degrees decide which edge a full key can give up without disconnecting anything.
-    std::vector<std::uint32_t> indegree(last, 0);
-    for (NodeId v = 0; v < first; ++v) {
-      for (NodeId w : graph_.neighbors(v)) ++indegree[w];
-    }
-    SearchContext ctx = make_context();
-    PruneScratch scratch;
-    std::vector<NodeId> candidates, kept, list;
-    std::vector<float> q(dim()), sim(graph_.max_degree() + 1);
-    for (std::size_t v = first; v < last; ++v) {
-      const auto u = static_cast<NodeId>(v);
-      convert_to_f32(keys_.row_bytes(u), keys_.dtype, dim(), q.data());
-      for (std::size_t c = 0; c < dim(); ++c) q[c] -= pruner_->mean()[c];  // centred query
-      beam_search(graph_, keys_, q.data(), entries_, cfg_.build_beam, ctx, nullptr);
-      candidates.clear();
-      for (std::size_t j = 0; j < ctx.pool.size(); ++j) candidates.push_back(ctx.pool[j].id);
-      pruner_->prune(u, candidates, scratch, &kept);
-      graph_.set_neighbors(u, kept);
-      for (NodeId w : kept) ++indegree[w];
-      // Reverse edges: a key with a free slot takes u; a full one swaps u for its least
-      // similar neighbour when u is more similar and that neighbour has other in-edges.
-      bool linked = false;
-      for (NodeId r : kept) {
-        if (graph_.add_neighbor(r, u)) {
-          ++indegree[u];
-          linked = true;
-          continue;
-        }
-        list.assign(graph_.neighbors(r).begin(), graph_.neighbors(r).end());
-        list.push_back(u);
-        pruner_->centred_scores(r, list, scratch, sim.data());
-        std::size_t victim = list.size();
-        for (std::size_t j = 0; j + 1 < list.size(); ++j) {
-          if (indegree[list[j]] >= 2 && sim[j] < sim.back() &&
-              (victim == list.size() || sim[j] < sim[victim])) {
-            victim = j;
-          }
-        }
-        if (victim == list.size()) continue;
-        --indegree[list[victim]];
-        list[victim] = u;
-        list.pop_back();
-        graph_.set_neighbors(r, list);
-        ++indegree[u];
-        linked = true;
-      }
-      if (!linked) {  // keep u reachable: the first found key gives up its most redundant edge
-        for (NodeId r : candidates) {
-          if (r == u) continue;
-          list.assign(graph_.neighbors(r).begin(), graph_.neighbors(r).end());
-          const auto victim = std::max_element(list.begin(), list.end(), [&](NodeId a, NodeId b) {
-            return indegree[a] < indegree[b];
-          });
-          if (victim == list.end() || indegree[*victim] < 2) continue;
-          --indegree[*victim];
-          *victim = u;
-          graph_.set_neighbors(r, list);
-          ++indegree[u];
-          break;
-        }
-      }
-    }
-    // Edge swaps can still cut a key off in rare cycles; the build's repair restores it.
-    RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
-                        repair_reachability(keys_, *pruner_, entries_, cfg_.build_beam,
-                                            resolve_threads(cfg_.num_threads), &graph_));
-    if (conn.unreachable > 0) {
-      return Status::Internal("insert left " + std::to_string(conn.unreachable) + " keys unreachable");
-    }
+    return insert_keys(keys_, *pruner_, entries_, cfg_.build_beam, resolve_threads(cfg_.num_threads),
+                       first, &graph_);
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("insert: out of memory");
   }
-  return Status::OK();
 }
 
 }  // namespace ra

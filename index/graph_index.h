@@ -11,23 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "index/build/prune.h"
-#include "index/build_config.h"
-#include "index/graph.h"
-#include "index/matrix.h"
-#include "index/result.h"
-#include "index/search.h"
-#include "index/search_context.h"
+#include "build_config.h"
+#include "graph.h"
+#include "matrix.h"
+#include "result.h"
+#include "search.h"
 
 namespace ra {
 
-struct SearchParams {
-  std::uint32_t k = 10;
-  std::uint32_t beam = 64;        // candidates kept during the search ("L"), >= k
-  std::uint32_t num_threads = 0;  // batch search only; 0: all
-
-  Status validate(std::size_t index_size) const;
-};
+class Pruner;  // internal: diversity pruning on centred keys
 
 /// How the index holds its keys.
 enum class KeyOwnership : std::uint8_t {
@@ -45,7 +37,8 @@ class GraphIndex {
                                                    KeyOwnership ownership = KeyOwnership::kCopy,
                                                    BuildReport* report = nullptr);
   /// For callers that already have the training queries' kNN (num_train x knn_k ids, best
-  /// first), e.g. from a GPU. `entry_hint` is the main search entry (e.g. choose_entry's pick);
+  /// first), e.g. from a GPU. `entry_hint` is the main search entry (choose_entry's pick, as
+  /// build() uses);
   /// the other entries are the best keys of evenly spaced training queries.
   static Result<std::unique_ptr<GraphIndex>> build_from_knn(
       const MatrixView& keys, std::span<const NodeId> knn, std::size_t knn_k, NodeId entry_hint,
@@ -68,6 +61,7 @@ class GraphIndex {
   const MatrixView& keys() const noexcept { return keys_; }
   bool owns_keys() const noexcept { return owns_keys_; }
   std::uint64_t memory_bytes() const noexcept;
+  ~GraphIndex();
 
   /// A context sized for this index; reuse it across queries on one thread.
   SearchContext make_context() const;
@@ -103,5 +97,9 @@ class GraphIndex {
   std::vector<NodeId> entries_;
   std::unique_ptr<Pruner> pruner_;
 };
+
+/// The key that scores highest against the mean training query (f32, same dim as the keys): a
+/// main entry point that is good for a typical query of that distribution.
+NodeId choose_entry(const MatrixView& keys, const MatrixView& train_queries);
 
 }  // namespace ra

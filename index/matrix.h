@@ -3,8 +3,8 @@
 #include <cstddef>
 #include <memory>
 
-#include "index/result.h"
-#include "index/types.h"
+#include "result.h"
+#include "types.h"
 
 namespace ra {
 

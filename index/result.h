@@ -4,7 +4,7 @@
 #include <optional>
 #include <utility>
 
-#include "index/status.h"
+#include "status.h"
 
 namespace ra {
 

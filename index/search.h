@@ -1,13 +1,24 @@
 #pragma once
-// Search parameters and results shared by every index. MIPS throughout: score(q, x) = <q, x>,
-// larger is better; results are sorted by score, descending.
+// Search parameters, results and per-thread scratch shared by every index (FlatIndex and
+// GraphIndex take the same SearchParams). MIPS throughout: score(q, x) = <q, x>, larger is
+// better; results are sorted by score, descending.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "index/types.h"
+#include "types.h"
 
 namespace ra {
+
+struct SearchParams {
+  std::uint32_t k = 10;
+  std::uint32_t beam = 64;        // graph search: candidates kept ("L"), >= k; FlatIndex ignores it
+  std::uint32_t num_threads = 0;  // batch search only; 0: all OpenMP threads
+
+  /// k in [1, index_size]; with `uses_beam`, also beam >= k.
+  Status validate(std::size_t index_size, bool uses_beam = true) const;
+};
 
 /// Results of a batch search: num_queries x k, row-major, best first.
 struct SearchResults {
@@ -24,7 +35,23 @@ struct SearchStats {
   std::uint64_t score_evals = 0, hops = 0;
 };
 
-/// 0 means "all the cores OpenMP sees"; never changes any global thread setting.
-int resolve_threads(std::uint32_t requested) noexcept;
+class SearchScratch;  // internal: visited set and candidate pool
+
+/// One thread's reusable search state (GraphIndex::make_context() sizes it for an index), so
+/// that a search allocates nothing once the context has been used. Opaque and movable; not
+/// thread-safe: one per thread.
+class SearchContext {
+ public:
+  SearchContext();
+  ~SearchContext();
+  SearchContext(SearchContext&&) noexcept;
+  SearchContext& operator=(SearchContext&&) noexcept;
+
+  /// For the library's search code.
+  SearchScratch& scratch() noexcept { return *scratch_; }
+
+ private:
+  std::unique_ptr<SearchScratch> scratch_;
+};
 
 }  // namespace ra

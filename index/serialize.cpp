@@ -11,10 +11,12 @@
 //     4 VECTORS   n * dim * dtype_size (only with flag bit 0)
 // load() checks every size against the file and every checksum, and rejects trailing bytes.
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 
+#include "index/atomic_file.h"
 #include "index/crc32.h"
+#include "index/graph_build/prune.h"
+#include "index/threading.h"
 #include "index/graph_index.h"
 
 namespace ra {
@@ -79,7 +81,7 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
-void write_section(std::ofstream& out, std::uint32_t tag, const void* data, std::uint64_t bytes) {
+void write_section(std::ostream& out, std::uint32_t tag, const void* data, std::uint64_t bytes) {
   const std::uint32_t crc = crc32(data, bytes);
   out.write(reinterpret_cast<const char*>(&tag), 4);
   out.write(reinterpret_cast<const char*>(&bytes), 8);
@@ -105,10 +107,7 @@ class GraphIndexSerializer {
     h.query_knn = idx.cfg_.query_knn;
     h.build_beam = idx.cfg_.build_beam;
     h.header_crc = header_crc(h);
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      if (!out) return Status::IoError(path + ": cannot open for writing");
+    return write_file_atomically(path, [&](std::ostream& out) {
       out.write(reinterpret_cast<const char*>(&h), sizeof(h));
       const auto& mean = idx.pruner_->mean();
       write_section(out, kMean, mean.data(), mean.size() * sizeof(float));
@@ -116,17 +115,7 @@ class GraphIndexSerializer {
       write_section(out, kDegrees, idx.graph_.degrees().data(), idx.size() * sizeof(std::uint32_t));
       write_section(out, kNeighbors, idx.graph_.slots().data(), idx.graph_.slots().size() * sizeof(NodeId));
       if (idx.owns_keys_) write_section(out, kVectors, idx.storage_.data(), idx.storage_.size());
-      out.flush();
-      if (!out) {
-        out.close();
-        std::filesystem::remove(tmp);
-        return Status::IoError(path + ": write failed (disk full?)");
-      }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) return Status::IoError(path + ": cannot rename into place: " + ec.message());
-    return Status::OK();
+    });
   }
 
   static Result<std::unique_ptr<GraphIndex>> load(const std::string& path, const MatrixView& external) {

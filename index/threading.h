@@ -1,8 +1,10 @@
 #pragma once
-// Carrying exceptions out of OpenMP regions (an exception escaping a region terminates the
-// program): each iteration runs through run(), the first failure is kept and later iterations
-// are skipped; status() turns it into a Status after the region.
+// Internal threading helpers: the thread count of a request, and ParallelGuard, which carries
+// exceptions out of OpenMP regions (one escaping a region terminates the program): each
+// iteration runs through run(), the first failure is kept and later iterations are skipped;
+// status() turns it into a Status after the region.
 #include <atomic>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <new>
@@ -11,6 +13,9 @@
 #include "index/status.h"
 
 namespace ra {
+
+/// 0 means "all the cores OpenMP sees"; never changes any global thread setting.
+int resolve_threads(std::uint32_t requested) noexcept;
 
 class ParallelGuard {
  public:

@@ -1,6 +1,11 @@
 #pragma once
-// A bounded top-k collector (min-heap on score): the k highest (score, id) pairs seen.
-// Ties are broken towards the smaller id, so results do not depend on scan order.
+// Internal: the exact top-k collector of this project (FlatIndex, the exact top-k baselines):
+// the k highest (score, id) pairs seen. Ties are broken towards the smaller id, so results do
+// not depend on scan order.
+//
+// A reservoir rather than a heap: candidates at or above the bar are appended, and when the
+// reservoir is full, nth_element keeps the best k and raises the bar to the k-th score. That
+// is O(1) amortised per candidate (a heap pays two O(log k) sifts per accepted one).
 #include <algorithm>
 #include <cstddef>
 #include <limits>
@@ -21,33 +26,37 @@ class TopK {
   /// Empties the collector and sets its capacity; allocates only when k grows.
   void reset(std::size_t k) {
     k_ = k;
-    heap_.clear();
-    heap_.reserve(k);
+    capacity_ = std::max<std::size_t>(4 * k, 64);
+    bar_ = -std::numeric_limits<float>::infinity();
+    items_.clear();
+    items_.reserve(capacity_);
   }
-  std::size_t size() const noexcept { return heap_.size(); }
-  /// The score a candidate must beat to enter (-inf until full).
-  float threshold() const noexcept {
-    return heap_.size() < k_ ? -std::numeric_limits<float>::infinity() : heap_.front().score;
-  }
+  /// A candidate scoring below this cannot enter (-inf until the first compaction).
+  float threshold() const noexcept { return bar_; }
   void push(float score, Label id) noexcept {
-    if (heap_.size() < k_) {
-      heap_.push_back({score, id});
-      std::push_heap(heap_.begin(), heap_.end(), worse_first);
-    } else if (k_ > 0 && better(Entry{score, id}, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), worse_first);
-      heap_.back() = {score, id};
-      std::push_heap(heap_.begin(), heap_.end(), worse_first);
+    if (k_ == 0 || score < bar_) return;
+    if (items_.size() == capacity_) {
+      compact();
+      if (score < bar_) return;
+    }
+    items_.push_back({score, id});  // within the reserved capacity: never reallocates
+  }
+  /// Pushes scores[i] with id first_id + i for every i < n.
+  void push_all(const float* scores, std::size_t n, Label first_id) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (scores[i] >= bar_) push(scores[i], first_id + static_cast<Label>(i));
     }
   }
   /// Writes the entries best first into ids/scores (k slots, padded with kNoLabel / -inf)
   /// and leaves the collector empty.
   void extract(Label* ids, float* scores) {
-    std::sort_heap(heap_.begin(), heap_.end(), worse_first);  // ascending "worse", i.e. best first
+    if (items_.size() > k_) compact();
+    std::sort(items_.begin(), items_.end(), better);
     for (std::size_t i = 0; i < k_; ++i) {
-      ids[i] = i < heap_.size() ? heap_[i].id : kNoLabel;
-      scores[i] = i < heap_.size() ? heap_[i].score : -std::numeric_limits<float>::infinity();
+      ids[i] = i < items_.size() ? items_[i].id : kNoLabel;
+      scores[i] = i < items_.size() ? items_[i].score : -std::numeric_limits<float>::infinity();
     }
-    heap_.clear();
+    reset(k_);
   }
 
   static bool better(const Entry& a, const Entry& b) noexcept {
@@ -55,9 +64,14 @@ class TopK {
   }
 
  private:
-  static bool worse_first(const Entry& a, const Entry& b) noexcept { return better(a, b); }
-  std::size_t k_ = 0;
-  std::vector<Entry> heap_;
+  void compact() noexcept {
+    std::nth_element(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(k_ - 1), items_.end(), better);
+    items_.resize(k_);
+    bar_ = items_[k_ - 1].score;  // the k-th best; equal scores may still enter (smaller ids)
+  }
+  std::size_t k_ = 0, capacity_ = 0;
+  float bar_ = -std::numeric_limits<float>::infinity();
+  std::vector<Entry> items_;
 };
 
 }  // namespace ra

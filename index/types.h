@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "index/status.h"
-#include "simd/dtype.h"
+#include "status.h"
+#include "../simd/dtype.h"
 
 namespace ra {
 
@@ -57,5 +57,7 @@ struct IdMatrix {
 Status validate_matrix(const MatrixView& m, std::string_view what, bool check_finite = true);
 /// validate_matrix plus dtype == f32.
 Status validate_f32_matrix(const MatrixView& m, std::string_view what, bool check_finite = true);
+/// Keys of any dtype and f32 queries, both valid and finite, of the same dimension.
+Status validate_keys_and_queries(const MatrixView& keys, const MatrixView& queries);
 
 }  // namespace ra

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <limits>
 
+#include "index/atomic_file.h"
+
 namespace ra {
 namespace {
 
@@ -307,31 +309,6 @@ Result<Tensor> read_tensor(const std::string& spec, DType as) { return read_sele
 
 namespace {
 
-// Writes through a temporary file renamed into place, so a failed write leaves any earlier
-// file intact. `write_body` writes everything after opening.
-template <class F>
-Status write_atomically(const std::string& path, F&& write_body) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IoError(path + ": cannot open for writing");
-    write_body(out);
-    out.flush();
-    if (!out) {
-      out.close();
-      std::remove(tmp.c_str());
-      return Status::IoError(path + ": write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    return Status::IoError(path + ": cannot rename the written file into place: " + ec.message());
-  }
-  return Status::OK();
-}
-
 Status check_u32_shape(const std::string& path, std::size_t rows, std::size_t cols) {
   if (rows > std::numeric_limits<std::uint32_t>::max() ||
       cols > std::numeric_limits<std::uint32_t>::max()) {
@@ -340,7 +317,7 @@ Status check_u32_shape(const std::string& path, std::size_t rows, std::size_t co
   return Status::OK();
 }
 
-void write_rows(std::ofstream& out, const MatrixView& m, DType as) {
+void write_rows(std::ostream& out, const MatrixView& m, DType as) {
   std::vector<float> f32(m.dim);
   std::vector<std::byte> buf(m.dim * dtype_size(as));
   for (std::size_t i = 0; i < m.rows; ++i) {
@@ -358,7 +335,7 @@ void write_rows(std::ofstream& out, const MatrixView& m, DType as) {
 
 Status write_fbin(const std::string& path, const MatrixView& m) {
   RA_RETURN_IF_ERROR(check_u32_shape(path, m.rows, m.dim));
-  return write_atomically(path, [&](std::ofstream& out) {
+  return write_file_atomically(path, [&](std::ostream& out) {
     const std::uint32_t nd[2] = {static_cast<std::uint32_t>(m.rows), static_cast<std::uint32_t>(m.dim)};
     out.write(reinterpret_cast<const char*>(nd), sizeof(nd));
     write_rows(out, m, DType::kF32);
@@ -376,7 +353,7 @@ Status write_npy(const std::string& path, const MatrixView& m) {
   const std::size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
   header.append(total - 10 - header.size() - 1, ' ');
   header.push_back('\n');
-  return write_atomically(path, [&](std::ofstream& out) {
+  return write_file_atomically(path, [&](std::ostream& out) {
     const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                                    static_cast<unsigned char>(header.size() & 0xff),
                                    static_cast<unsigned char>(header.size() >> 8)};
@@ -416,7 +393,7 @@ Status write_ibin(const std::string& path, const Label* ids, std::size_t rows, s
     }
     raw[i] = static_cast<std::int32_t>(ids[i]);
   }
-  return write_atomically(path, [&](std::ofstream& out) {
+  return write_file_atomically(path, [&](std::ostream& out) {
     const std::uint32_t nk[2] = {static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(cols)};
     out.write(reinterpret_cast<const char*>(nk), sizeof(nk));
     out.write(reinterpret_cast<const char*>(raw.data()), static_cast<std::streamsize>(raw.size() * 4));

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "index/matrix.h"
-#include "index/result.h"
-#include "index/types.h"
+#include "matrix.h"
+#include "result.h"
+#include "types.h"
 
 namespace ra {
 

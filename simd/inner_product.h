@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "simd/dtype.h"
+#include "dtype.h"
 
 namespace ra::simd {
 

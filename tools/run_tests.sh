@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds (Release, CUDA when nvcc is found) and runs every test; then
-# builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the fast tests.
+# Installs what is missing, checks that git sees every source file, builds (Release, CUDA when
+# nvcc is found) and runs every test; then builds again with AddressSanitizer +
+# UndefinedBehaviorSanitizer and runs the fast tests.
 # GPU tests skip when no device is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install_deps.sh
+tools/check_tree.sh
 jobs=$(nproc)
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release

@@ -13,9 +13,9 @@
 #include <string>
 
 #include "index/vector_io.h"
-#include "tools/common/decode_eval.h"
-#include "tools/common/synthetic.h"
-#include "tools/common/table.h"
+#include "tools/eval/decode_eval.h"
+#include "tools/synthetic/synthetic.h"
+#include "tools/report/table.h"
 
 namespace {
 

@@ -7,21 +7,37 @@
 #include <cstdio>
 #include <string>
 
-#include "index/diagnostics.h"
+#include "attention/sparsity.h"
+#include "index/ood_diagnostics.h"
 #include "index/vector_io.h"
-#include "tools/common/synthetic.h"
-#include "tools/common/table.h"
+#include "tools/synthetic/synthetic.h"
+#include "tools/report/table.h"
 
 namespace {
 
 using namespace ra;
 using tools::format;
 
-std::vector<std::string> cells(const Diagnostics& d) {
-  return {format("%.2f", d.ratio_mean), format("%.2f", d.ratio_median),
-          format("%.4f", d.mass.frac_keys_mass50), format("%.4f", d.mass.frac_keys_mass90),
-          format("%.4f", d.mass.frac_keys_mass99), format("%.3f", d.mass.top100_mass),
-          format("%.3f", d.mass.top1000_mass), format("%.3f", d.static_sink_window_mass)};
+struct Figures {
+  OodReport ood;
+  attention::SparsityReport sparsity;
+};
+
+Result<Figures> diagnose(const MatrixView& keys, const MatrixView& queries, bool causal) {
+  Figures f;
+  RA_ASSIGN_OR_RETURN(f.ood, diagnose_ood(keys, queries, OodConfig{}));
+  attention::SparsityConfig cfg;
+  cfg.causal = causal;
+  RA_ASSIGN_OR_RETURN(f.sparsity, attention::attention_sparsity(keys, queries, cfg));
+  return f;
+}
+
+std::vector<std::string> cells(const Figures& f) {
+  const auto& m = f.sparsity.mass;
+  return {format("%.2f", f.ood.ratio_mean), format("%.2f", f.ood.ratio_median),
+          format("%.4f", m.frac_keys_mass50), format("%.4f", m.frac_keys_mass90),
+          format("%.4f", m.frac_keys_mass99), format("%.3f", m.top100_mass),
+          format("%.3f", m.top1000_mass), format("%.3f", f.sparsity.static_sink_window_mass)};
 }
 
 const std::vector<std::string> kColumns = {"Maha ratio mean", "median", "keys 50%", "keys 90%",
@@ -45,8 +61,6 @@ int main(int argc, char** argv) {
   std::vector<std::string> head = {"layer", "q head"};
   head.insert(head.end(), kColumns.begin(), kColumns.end());
   tools::Table real(head);
-  DiagnosticsConfig cfg;
-  cfg.causal = true;
   double ratio_sum = 0, share90_sum = 0;
   int count = 0;
   for (int layer = 0; layer < 5; ++layer) {
@@ -55,14 +69,14 @@ int main(int argc, char** argv) {
       auto queries = read_matrix(data + "/queries.npy[" + std::to_string(layer) + "," + std::to_string(qh) + "]");
       if (!keys.ok()) return fail(keys.status());
       if (!queries.ok()) return fail(queries.status());
-      auto d = diagnose(keys->view(), queries->view(), cfg);
+      auto d = diagnose(keys->view(), queries->view(), /*causal=*/true);
       if (!d.ok()) return fail(d.status());
       std::vector<std::string> row = {std::to_string(layer), std::to_string(qh)};
       const auto c = cells(*d);
       row.insert(row.end(), c.begin(), c.end());
       real.add_row(row);
-      ratio_sum += d->ratio_mean;
-      share90_sum += d->mass.frac_keys_mass90;
+      ratio_sum += d->ood.ratio_mean;
+      share90_sum += d->sparsity.mass.frac_keys_mass90;
       ++count;
     }
   }
@@ -80,7 +94,7 @@ int main(int argc, char** argv) {
     spec.num_queries = 500;
     auto gen = tools::generate(spec);
     if (!gen.ok()) return fail(gen.status());
-    auto d = diagnose(gen->keys.view(), gen->queries.view(), DiagnosticsConfig{});
+    auto d = diagnose(gen->keys.view(), gen->queries.view(), /*causal=*/false);
     if (!d.ok()) return fail(d.status());
     std::vector<std::string> row = {std::to_string(n), "500 decode"};
     const auto c = cells(*d);

@@ -15,9 +15,9 @@
 
 #include "index/graph_index.h"
 #include "index/vector_io.h"
-#include "tools/common/sweep.h"
-#include "tools/common/synthetic.h"
-#include "tools/common/table.h"
+#include "tools/eval/measure.h"
+#include "tools/synthetic/synthetic.h"
+#include "tools/report/table.h"
 
 namespace {
 

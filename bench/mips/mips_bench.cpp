@@ -8,10 +8,11 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "tools/common/mips_bench.h"
-#include "tools/common/svg.h"
-#include "tools/common/sweep.h"
-#include "tools/common/synthetic.h"
+#include "bench/mips/mips_comparison.h"
+#include "index/atomic_file.h"
+#include "tools/report/svg.h"
+#include "tools/eval/measure.h"
+#include "tools/synthetic/synthetic.h"
 
 namespace {
 
@@ -30,8 +31,11 @@ int run(const std::string& label, const tools::SyntheticSpec& spec, const tools:
               r->n, r->dim, spec.num_train, r->num_queries, r->k, r->threads, tools::mips_table(*r).c_str());
   std::fflush(stdout);
   const std::string base = out + "/mips_" + label;
-  tools::write_text_file(base + ".json", tools::mips_json(*r));
-  tools::write_text_file(base + ".svg", tools::mips_svg(*r, "MIPS, " + label + ", recall@" + std::to_string(opt.k)));
+  for (const Status& s : {write_text_file(base + ".json", tools::mips_json(*r)),
+                          write_text_file(base + ".svg", tools::mips_svg(*r, "MIPS, " + label + ", recall@" +
+                                                                               std::to_string(opt.k)))}) {
+    if (!s.ok()) std::fprintf(stderr, "bench_mips: %s\n", s.to_string().c_str());
+  }
   return 0;
 }
 

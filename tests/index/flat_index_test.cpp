@@ -1,4 +1,5 @@
 #include "index/flat_index.h"
+#include "index/recall.h"
 
 #include <gtest/gtest.h>
 
@@ -45,10 +46,10 @@ TEST(FlatIndex, MatchesNaiveLoopForEveryDtypeAndThreadCount) {
     const Matrix keys = Matrix::copy_of(keys32.view(), dtype).value();
     const FlatIndex index = FlatIndex::over(keys.view()).value();
     SearchResults serial, parallel, split;
-    ASSERT_TRUE(index.search(queries.view(), 25, &serial, 1).ok());
-    ASSERT_TRUE(index.search(queries.view(), 25, &parallel, 3).ok());
+    ASSERT_TRUE(index.search(queries.view(), {25, 0, 1}, &serial).ok());
+    ASSERT_TRUE(index.search(queries.view(), {25, 0, 3}, &parallel).ok());
     // One query and many threads: the keys are split into parts and merged.
-    ASSERT_TRUE(index.search(queries.view().slice_rows(0, 1), 25, &split, 4).ok());
+    ASSERT_TRUE(index.search(queries.view().slice_rows(0, 1), {25, 0, 4}, &split).ok());
     EXPECT_EQ(serial.ids, parallel.ids);
     EXPECT_EQ(serial.scores, parallel.scores);
     EXPECT_TRUE(std::equal(split.ids.begin(), split.ids.end(), serial.ids.begin()));
@@ -70,7 +71,7 @@ TEST(FlatIndex, ScoresAreTheInnerProducts) {
   const Matrix queries = random_matrix(4, 16, 4);
   const FlatIndex index = FlatIndex::over(keys.view()).value();
   SearchResults res;
-  ASSERT_TRUE(index.search(queries.view(), 300, &res).ok());
+  ASSERT_TRUE(index.search(queries.view(), {300}, &res).ok());
   for (std::size_t q = 0; q < 4; ++q) {
     for (std::size_t j = 0; j < 300; ++j) {
       const Label id = res.ids_of(q)[j];
@@ -84,14 +85,16 @@ TEST(FlatIndex, ScoresAreTheInnerProducts) {
 }
 
 TEST(FlatIndex, OwningIndexOutlivesItsSource) {
-  SearchResults res;
-  {
-    Matrix keys = random_matrix(100, 8, 5);
-    const FlatIndex index = FlatIndex::owning(std::move(keys)).value();
-    const Matrix q = random_matrix(2, 8, 6);
-    ASSERT_TRUE(index.search(q.view(), 5, &res).ok());
-  }
-  EXPECT_EQ(res.ids.size(), 10u);
+  const Matrix copy = random_matrix(100, 8, 5);
+  // The source matrix lives only inside the lambda; the index owns what it took from it.
+  const FlatIndex owning = [] { return FlatIndex::owning(random_matrix(100, 8, 5)).value(); }();
+  const Matrix q = random_matrix(2, 8, 6);
+  SearchResults got, want;
+  ASSERT_TRUE(owning.search(q.view(), {5}, &got).ok());
+  ASSERT_TRUE(FlatIndex::over(copy.view())->search(q.view(), {5}, &want).ok());
+  EXPECT_EQ(got.ids, want.ids);
+  EXPECT_EQ(got.scores, want.scores);
+  EXPECT_NE(owning.keys().data, copy.data());
 }
 
 TEST(FlatIndex, BadInputsAreErrors) {
@@ -99,14 +102,14 @@ TEST(FlatIndex, BadInputsAreErrors) {
   const Matrix queries = random_matrix(3, 8, 8);
   const FlatIndex index = FlatIndex::over(keys.view()).value();
   SearchResults res;
-  EXPECT_EQ(index.search(queries.view(), 51, &res).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(index.search(queries.view(), 0, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.search(queries.view(), {51}, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.search(queries.view(), {0}, &res).code(), StatusCode::kInvalidArgument);
   const Matrix wrong_dim = random_matrix(3, 9, 9);
-  EXPECT_EQ(index.search(wrong_dim.view(), 5, &res).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(index.search(MatrixView{}, 5, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.search(wrong_dim.view(), {5}, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.search(MatrixView{}, {5}, &res).code(), StatusCode::kInvalidArgument);
   Matrix nan_queries = random_matrix(3, 8, 10);
   nan_queries.f32_row(1)[2] = std::numeric_limits<float>::quiet_NaN();
-  const Status s = index.search(nan_queries.view(), 5, &res);
+  const Status s = index.search(nan_queries.view(), {5}, &res);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("row 1, column 2"), std::string::npos) << s.message();
   keys.f32_row(3)[0] = std::numeric_limits<float>::infinity();
@@ -114,7 +117,7 @@ TEST(FlatIndex, BadInputsAreErrors) {
   EXPECT_EQ(FlatIndex::over(MatrixView{}).status().code(), StatusCode::kInvalidArgument);
   MatrixView bad_stride = queries.view();
   bad_stride.stride = 4;
-  EXPECT_EQ(index.search(bad_stride, 5, &res).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.search(bad_stride, {5}, &res).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(TopK, KeepsTheBestWithDeterministicTies) {

@@ -10,9 +10,10 @@
 #include <limits>
 #include <set>
 
-#include "index/build/projection.h"
+#include "index/graph_build/projection.h"
 #include "index/flat_index.h"
-#include "tools/common/synthetic.h"
+#include "index/recall.h"
+#include "tools/synthetic/synthetic.h"
 
 namespace ra {
 namespace {
@@ -45,7 +46,7 @@ BuildConfig small_config() {
 double recall(const GraphIndex& index, const MatrixView& keys, std::uint32_t k, std::uint32_t beam) {
   SearchResults found, truth;
   EXPECT_TRUE(index.search(data().queries.view(), {k, beam, 2}, &found).ok());
-  EXPECT_TRUE(FlatIndex::over(keys)->search(data().queries.view(), k, &truth).ok());
+  EXPECT_TRUE(FlatIndex::over(keys)->search(data().queries.view(), {k}, &truth).ok());
   return recall_at_k(found, IdMatrix{truth.num_queries, truth.k, truth.ids}, k);
 }
 

@@ -1,4 +1,4 @@
-#include "tools/common/synthetic.h"
+#include "tools/synthetic/synthetic.h"
 
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -80,7 +80,7 @@ TEST(Synthetic, AttentionHasASinkAndShiftingTopK) {
   const SyntheticData d = generate(spec).value();
   const FlatIndex index = FlatIndex::over(d.keys.view()).value();
   SearchResults top;
-  ASSERT_TRUE(index.search(d.queries.view(), 10, &top).ok());
+  ASSERT_TRUE(index.search(d.queries.view(), {10}, &top).ok());
   // Token 0 is in the top-10 of more queries than any other key.
   std::vector<std::size_t> hits(spec.n, 0);
   for (std::size_t q = 0; q < top.num_queries; ++q) {

@@ -2,10 +2,11 @@
 #include <cstdio>
 #include <memory>
 
+#include "index/atomic_file.h"
 #include "index/vector_io.h"
-#include "tools/common/mips_bench.h"
-#include "tools/common/svg.h"
-#include "tools/common/sweep.h"
+#include "bench/mips/mips_comparison.h"
+#include "tools/report/svg.h"
+#include "tools/eval/measure.h"
 #include "tools/ra/commands.h"
 
 namespace ra::cli {
@@ -44,12 +45,12 @@ Runner add_bench(CLI::App& app) {
     auto report = tools::run_mips_bench(*keys, *train, *queries, *truth, o->opt);
     if (!report.ok()) return fail("bench mips", report.status());
     std::printf("%s", tools::mips_table(*report).c_str());
-    if (!o->json.empty() && !tools::write_text_file(o->json, tools::mips_json(*report))) {
-      return fail("bench mips", Status::IoError(o->json + ": cannot write"));
+    if (!o->json.empty()) {
+      if (const Status s = write_text_file(o->json, tools::mips_json(*report)); !s.ok()) return fail("bench mips", s);
     }
-    if (!o->svg.empty() &&
-        !tools::write_text_file(o->svg, tools::mips_svg(*report, "MIPS on " + o->keys))) {
-      return fail("bench mips", Status::IoError(o->svg + ": cannot write"));
+    if (!o->svg.empty()) {
+      const Status s = write_text_file(o->svg, tools::mips_svg(*report, "MIPS on " + o->keys));
+      if (!s.ok()) return fail("bench mips", s);
     }
     return 0;
   };

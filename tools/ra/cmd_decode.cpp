@@ -6,10 +6,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "index/atomic_file.h"
 #include "index/vector_io.h"
-#include "tools/common/decode_eval.h"
-#include "tools/common/svg.h"
-#include "tools/common/table.h"
+#include "tools/eval/decode_eval.h"
+#include "tools/report/svg.h"
+#include "tools/report/table.h"
 #include "tools/ra/commands.h"
 
 namespace ra::cli {
@@ -105,8 +106,8 @@ Runner add_decode(CLI::App& app) {
                                 {"rel_error_p99", m.rel_error_p99}, {"mass_recall_mean", m.mass_recall_mean},
                                 {"scored_mean", m.scored_mean}, {"latency_ms_mean", m.latency_ms_mean}});
       }
-      if (!tools::write_text_file(o->json, j.dump(2) + "\n")) {
-        return fail("decode", Status::IoError(o->json + ": cannot write"));
+      if (const Status s = write_text_file(o->json, j.dump(2) + "\n"); !s.ok()) {
+        return fail("decode", s);
       }
     }
     return 0;

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <memory>
 
-#include "tools/common/decode_eval.h"
-#include "tools/common/synthetic.h"
-#include "tools/common/table.h"
+#include "tools/eval/decode_eval.h"
+#include "tools/synthetic/synthetic.h"
+#include "tools/report/table.h"
 #include "tools/ra/commands.h"
 
 namespace ra::cli {

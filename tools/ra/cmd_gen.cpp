@@ -5,7 +5,7 @@
 
 #include "index/flat_index.h"
 #include "index/vector_io.h"
-#include "tools/common/synthetic.h"
+#include "tools/synthetic/synthetic.h"
 #include "tools/ra/commands.h"
 
 namespace ra::cli {
@@ -59,7 +59,7 @@ Runner add_gen(CLI::App& app) {
       auto index = FlatIndex::over(data->keys.view());
       if (!index.ok()) return fail("gen", index.status());
       SearchResults gt;
-      Status s = index->search(data->queries.view(), o->gt_k, &gt);
+      Status s = index->search(data->queries.view(), {o->gt_k}, &gt);
       if (s.ok()) s = write_ibin(dir + "gt.ibin", gt.ids.data(), gt.num_queries, gt.k);
       if (!s.ok()) return fail("gen", s);
     }

@@ -30,7 +30,7 @@ Runner add_gt(CLI::App& app) {
     if (!index.ok()) return fail("gt", index.status());
     SearchResults res;
     const auto t0 = std::chrono::steady_clock::now();
-    Status s = index->search(queries->view(), o->k, &res, o->threads);
+    Status s = index->search(queries->view(), {o->k, 0, o->threads}, &res);
     if (!s.ok()) return fail("gt", s);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     s = write_ibin(o->out, res.ids.data(), res.num_queries, res.k);

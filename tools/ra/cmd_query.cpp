@@ -4,10 +4,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "index/atomic_file.h"
 #include "index/graph_index.h"
 #include "index/vector_io.h"
-#include "tools/common/sweep.h"
-#include "tools/common/table.h"
+#include "tools/eval/measure.h"
+#include "tools/report/table.h"
 #include "tools/ra/commands.h"
 
 namespace ra::cli {
@@ -74,9 +75,7 @@ Runner add_query(CLI::App& app) {
     std::printf("%zu keys x dim %zu, %zu queries, %u thread(s)\n\n%s", n, (*index)->dim(),
                 queries->rows(), o->threads, table.render().c_str());
     if (!o->json.empty()) {
-      std::ofstream out(o->json);
-      out << j.dump(2) << "\n";
-      if (!out) return fail("query", Status::IoError(o->json + ": cannot write"));
+      if (const Status s = write_text_file(o->json, j.dump(2) + "\n"); !s.ok()) return fail("query", s);
     }
     return 0;
   };

@@ -1,8 +1,9 @@
 // A program outside the project, built against the installed library.
-#include <cstdio>
+#include <retrieval_attention/attention/merge_state.h>
+#include <retrieval_attention/index/flat_index.h>
+#include <retrieval_attention/index/graph_index.h>
 
-#include "attention/merge_state.h"
-#include "index/flat_index.h"
+#include <cstdio>
 
 int main() {
   ra::Matrix keys = ra::Matrix::zeros(3, 2).value();
@@ -10,8 +11,10 @@ int main() {
   for (int i = 0; i < 6; ++i) keys.f32_row(0)[i] = k[i];
   auto index = ra::FlatIndex::over(keys.view());
   const float q[] = {1, 0.5f};
+  ra::SearchParams p;
+  p.k = 1;
   ra::SearchResults res;
-  if (!index.ok() || !index->search(ra::MatrixView::f32(q, 1, 2), 1, &res).ok() || res.ids[0] != 2) {
+  if (!index.ok() || !index->search(ra::MatrixView::f32(q, 1, 2), p, &res).ok() || res.ids[0] != 2) {
     std::fprintf(stderr, "consumer: wrong result\n");
     return 1;
   }

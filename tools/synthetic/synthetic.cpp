@@ -1,4 +1,4 @@
-#include "tools/common/synthetic.h"
+#include "tools/synthetic/synthetic.h"
 
 #include <algorithm>
 #include <cmath>

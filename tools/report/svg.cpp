@@ -1,10 +1,8 @@
-#include "tools/common/svg.h"
+#include "tools/report/svg.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 
 namespace ra::tools {
@@ -143,20 +141,6 @@ std::string render_svg(const std::string& title, const std::vector<Panel>& panel
   for (std::size_t i = 0; i < panels.size(); ++i) o += render_panel(panels[i], kPanelW * static_cast<double>(i));
   o += "</g>\n</svg>\n";
   return o;
-}
-
-bool write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out << text;
-    out.flush();
-    if (!out) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
 }
 
 }  // namespace ra::tools

@@ -12,8 +12,4 @@ namespace ra {
 Status exact_query_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
                        std::uint32_t num_threads, std::vector<NodeId>* knn);
 
-/// Mean share of exact[i]'s ids found in approx[i] over the rows given (both n x k).
-double knn_recall(const std::vector<NodeId>& approx, const std::vector<NodeId>& exact,
-                  std::size_t k);
-
 }  // namespace ra

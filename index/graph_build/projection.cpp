@@ -1,4 +1,4 @@
-#include "index/build/projection.h"
+#include "index/graph_build/projection.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "index/build/prune.h"
+#include "index/graph_build/prune.h"
 
 #include <algorithm>
 #include <numeric>

@@ -1,9 +1,10 @@
-#include "index/build/connectivity.h"
+#include "index/graph_build/connectivity.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "index/beam_search.h"
+#include "index/graph_build/link.h"
 #include "index/threading.h"
 #include "simd/inner_product.h"
 
@@ -21,8 +22,7 @@ Status search_for_keys(const MatrixView& keys, const Pruner& pruner, const Graph
   ParallelGuard guard;
 #pragma omp parallel num_threads(num_threads)
   {
-    SearchContext ctx(graph.size());
-    ctx.scores.resize(std::max<std::size_t>(graph.max_degree(), entries.size()));
+    SearchScratch ctx(graph.size());
     std::vector<float> q(keys.dim);
 #pragma omp for schedule(dynamic, 8)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(nodes.size()); ++i) {
@@ -43,21 +43,6 @@ Status search_for_keys(const MatrixView& keys, const Pruner& pruner, const Graph
 }
 
 }  // namespace
-
-NodeId choose_entry(const MatrixView& keys, const MatrixView& train_queries) {
-  std::vector<double> sum(keys.dim, 0.0);
-  for (std::size_t i = 0; i < train_queries.rows; ++i) {
-    const float* q = train_queries.f32_row(i);
-    for (std::size_t c = 0; c < keys.dim; ++c) sum[c] += q[c];
-  }
-  std::vector<float> mean(keys.dim);
-  for (std::size_t c = 0; c < keys.dim; ++c) {
-    mean[c] = static_cast<float>(sum[c] / static_cast<double>(std::max<std::size_t>(1, train_queries.rows)));
-  }
-  std::vector<float> scores(keys.rows);
-  simd::dot_rows(mean.data(), keys.data, keys.dtype, keys.stride, keys.rows, keys.dim, scores.data());
-  return static_cast<NodeId>(std::max_element(scores.begin(), scores.end()) - scores.begin());
-}
 
 Result<ConnectivityReport> repair_reachability(const MatrixView& keys, const Pruner& pruner,
                                         std::span<const NodeId> entries, std::uint32_t beam,
@@ -82,11 +67,7 @@ Result<ConnectivityReport> repair_reachability(const MatrixView& keys, const Pru
                                        keep, &found, &counts));
     // In-edges from reachable keys, so that a repair displaces the most redundant edge it can
     // (an edge from an unreachable key does not keep anything reachable).
-    std::vector<std::uint32_t> indegree(graph->size(), 0);
-    for (NodeId v = 0; v < graph->size(); ++v) {
-      if (!reached[v]) continue;
-      for (NodeId w : graph->neighbors(v)) ++indegree[w];
-    }
+    std::vector<std::uint32_t> indegree = in_degrees(*graph, reached);
     PruneScratch scratch;
     std::vector<NodeId> kept;
     for (std::size_t i = 0; i < unreached.size(); ++i) {
@@ -98,32 +79,15 @@ Result<ConnectivityReport> repair_reachability(const MatrixView& keys, const Pru
         graph->set_neighbors(u, kept);
       }
       for (NodeId w : graph->neighbors(u)) ++indegree[w];  // u is reachable from now on
-      // Prefer a found key with a free slot; else the first found key with a neighbour that
-      // other reachable keys also point to: that edge is given up, which disconnects nothing.
-      const auto free = std::find_if(near.begin(), near.end(),
-                                     [&](NodeId r) { return graph->degree(r) < graph->max_degree(); });
-      if (free != near.end()) {
-        graph->add_neighbor(*free, u);
-      } else {
-        NodeId from = near.front();
-        std::size_t slot = graph->max_degree() - 1;
-        for (NodeId r : near) {
-          const auto nb = graph->neighbors(r);
-          const auto victim = std::max_element(nb.begin(), nb.end(), [&](NodeId a, NodeId b) {
-            return indegree[a] < indegree[b] || (indegree[a] == indegree[b] && a < b);
-          });
-          if (indegree[*victim] >= 2) {
-            from = r;
-            slot = static_cast<std::size_t>(victim - nb.begin());
-            break;
-          }
-        }
-        kept.assign(graph->neighbors(from).begin(), graph->neighbors(from).end());
-        --indegree[kept[slot]];
-        kept[slot] = u;
-        graph->set_neighbors(from, kept);
+      if (!link_in(u, near, indegree, graph)) {
+        // Every found key's edges are the only way to their targets: the best found key gives
+        // up its last edge anyway; a later round re-links what that cuts off.
+        kept.assign(graph->neighbors(near.front()).begin(), graph->neighbors(near.front()).end());
+        --indegree[kept.back()];
+        kept.back() = u;
+        graph->set_neighbors(near.front(), kept);
+        ++indegree[u];
       }
-      ++indegree[u];
       ++report.repaired;
     }
   }

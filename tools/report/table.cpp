@@ -1,4 +1,4 @@
-#include "tools/common/table.h"
+#include "tools/report/table.h"
 
 #include <algorithm>
 #include <cstdio>

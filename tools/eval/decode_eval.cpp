@@ -1,13 +1,14 @@
-#include "tools/common/decode_eval.h"
+#include "tools/eval/decode_eval.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <numeric>
 
+#include "attention/cpu_dense_backend.h"
 #include "attention/merge_state.h"
+#include "index/topk.h"
 #include "simd/inner_product.h"
-#include "tools/common/sweep.h"
+#include "tools/eval/measure.h"
 
 namespace ra::tools {
 namespace {
@@ -87,7 +88,9 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
   AttendScratch scratch;
   std::vector<float> q(static_cast<std::size_t>(H) * d), o_full(q.size()), o_static(q.size()), o_topk(q.size()),
       o_ret(q.size()), lse(H), lse_static(H), lse_top(H), o_top(d), scores, probs;
-  std::vector<std::uint32_t> order;
+  TopK heap;
+  std::vector<Label> top_labels(std::max<std::uint32_t>(cfg.retrieval.top_k, 1));
+  std::vector<float> top_scores(top_labels.size());
   std::vector<std::vector<std::uint32_t>> top_ids(H);
   attention::DecodeTrace trace;
   attention::CpuDenseBackend dense;
@@ -125,13 +128,11 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
       scores.resize(rest);
       simd::dot_rows(qh, kv.k.head(h / group).row_bytes(rest_begin), keys.dtype, kv.k.head(0).stride, rest, d,
                      scores.data());
-      order.resize(rest);
-      std::iota(order.begin(), order.end(), 0u);
-      std::nth_element(order.begin(), order.begin() + k, order.end(),
-                       [&](std::uint32_t a, std::uint32_t b) { return scores[a] > scores[b]; });
+      heap.reset(k);
+      heap.push_all(scores.data(), rest, rest_begin);
+      heap.extract(top_labels.data(), top_scores.data());
       std::vector<std::uint32_t>& top = top_ids[h];  // kept for the mass recalled below
-      top.assign(order.begin(), order.begin() + k);
-      for (auto& id : top) id += rest_begin;
+      top.assign(top_labels.begin(), top_labels.begin() + k);
       attention::attend_ids(qh, kv.k.head(h / group), kv.v.head(h / group), top, scale, scratch, o_top.data(), &lse_top[h]);
       attention::merge_attn_states(o_static.data() + static_cast<std::size_t>(h) * d, &lse_static[h], o_top.data(),
                                    &lse_top[h], o_topk.data() + static_cast<std::size_t>(h) * d, &lse_top[h], 1, d, d);

@@ -1,4 +1,4 @@
-#include "index/diagnostics.h"
+#include "index/ood_diagnostics.h"
 
 #include <gtest/gtest.h>
 
@@ -73,24 +73,24 @@ TEST(Mahalanobis, FittedModelApproachesTheTruth) {
   for (std::size_t i = 0; i < 200; ++i) EXPECT_NEAR(model.distance(test.f32_row(i)), z[i], 0.03 * z[i] + 0.02);
 }
 
-TEST(Diagnostics, InDistributionQueriesGiveRatioNearOne) {
+TEST(OodDiagnostics, InDistributionQueriesGiveRatioNearOne) {
   const Gaussian g(16);
   const Matrix keys = g.sample(10000, 4), queries = g.sample(500, 5);
-  const auto d = diagnose(keys.view(), queries.view(), {}).value();
+  const auto d = diagnose_ood(keys.view(), queries.view(), {}).value();
   EXPECT_NEAR(d.ratio_mean, 1.0, 0.05);
   EXPECT_NEAR(d.ratio_median, 1.0, 0.07);
   // E|z| for z ~ N(0, I_16) is about 3.94.
   EXPECT_NEAR(d.heldout_key_distance.mean, 3.94, 0.15);
 }
 
-TEST(Diagnostics, ShiftedQueriesGiveTheExpectedRatio) {
+TEST(OodDiagnostics, ShiftedQueriesGiveTheExpectedRatio) {
   const Gaussian g(16);
   const Matrix keys = g.sample(10000, 6);
   std::vector<double> shift(16, 0.0);
   shift[3] = 12.0;  // 12 standard deviations along one whitened axis
   std::vector<double> z;
   const Matrix queries = g.sample(500, 7, &z, shift);
-  const auto d = diagnose(keys.view(), queries.view(), {}).value();
+  const auto d = diagnose_ood(keys.view(), queries.view(), {}).value();
   double expected = 0;
   for (double v : z) expected += v / static_cast<double>(z.size());
   EXPECT_NEAR(d.query_distance.mean, expected, 0.03 * expected);
@@ -98,60 +98,20 @@ TEST(Diagnostics, ShiftedQueriesGiveTheExpectedRatio) {
   EXPECT_GT(d.ratio_mean, 2.5);
 }
 
-TEST(MassProfile, HandMadeScoresGiveExactFigures) {
-  // scale 1 and scores = log(p) make the softmax exactly p.
-  const std::vector<double> p = {0.5, 0.3, 0.15, 0.05};
-  std::vector<float> s;
-  for (double v : p) s.push_back(static_cast<float>(std::log(v)));
-  const MassProfile m = mass_profile(s, 1.0);
-  EXPECT_DOUBLE_EQ(m.frac_keys_mass50, 0.25);
-  EXPECT_DOUBLE_EQ(m.frac_keys_mass90, 0.75);
-  EXPECT_DOUBLE_EQ(m.frac_keys_mass99, 1.0);
-  EXPECT_DOUBLE_EQ(m.top100_mass, 1.0);
-  // 2000 equal scores: half the mass needs half the keys; the top-100 hold 5%.
-  const std::vector<float> flat(2000, 1.0f);
-  const MassProfile f = mass_profile(flat, 0.7);
-  EXPECT_NEAR(f.frac_keys_mass50, 0.5, 1e-12);
-  EXPECT_NEAR(f.top100_mass, 0.05, 1e-9);
-  EXPECT_NEAR(f.top1000_mass, 0.5, 1e-9);
-}
-
-TEST(Diagnostics, StaticSetsAndCurve) {
-  // Key 0 dominates every query: it holds nearly all the mass, and it is a sink.
-  Matrix keys = Matrix::zeros(3000, 4).value();
-  std::mt19937 rng(8);
-  std::normal_distribution<float> normal;
-  for (std::size_t i = 0; i < 3000 * 4; ++i) keys.f32_row(0)[i] = normal(rng);
-  keys.f32_row(0)[0] = 100.0f;
-  Matrix queries = Matrix::zeros(10, 4).value();
-  for (std::size_t i = 0; i < 10; ++i) queries.f32_row(i)[0] = 1.0f;
-  DiagnosticsConfig cfg;
-  cfg.scale = 1.0;
-  cfg.num_sink = 1;
-  cfg.window = 0;
-  const auto d = diagnose(keys.view(), queries.view(), cfg).value();
-  EXPECT_GT(d.static_sink_window_mass, 0.999);
-  EXPECT_GT(d.static_first_query_mass, 0.999);
-  EXPECT_NEAR(d.mass.frac_keys_mass50, 1.0 / 3000, 1e-12);
-  ASSERT_EQ(d.curve_mass.size(), cfg.curve_points);
-  for (std::size_t i = 1; i < d.curve_mass.size(); ++i) EXPECT_GE(d.curve_mass[i], d.curve_mass[i - 1] - 1e-12);
-  EXPECT_NEAR(d.curve_mass.back(), 1.0, 1e-9);
-}
-
-TEST(Diagnostics, BadInputIsAnError) {
+TEST(OodDiagnostics, BadInputIsAnError) {
   const Gaussian g(16);
   const Matrix few = g.sample(12, 9), queries = g.sample(5, 10);
-  const Status s = diagnose(few.view(), queries.view(), {}).status();
+  const Status s = diagnose_ood(few.view(), queries.view(), {}).status();
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("too few keys"), std::string::npos) << s.message();
   Matrix keys = g.sample(1000, 11);
   keys.f32_row(5)[2] = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_EQ(diagnose(keys.view(), queries.view(), {}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(diagnose_ood(keys.view(), queries.view(), {}).status().code(), StatusCode::kInvalidArgument);
   const Matrix other = Matrix::zeros(5, 8).value();
-  EXPECT_EQ(diagnose(g.sample(1000, 12).view(), other.view(), {}).status().code(), StatusCode::kInvalidArgument);
-  DiagnosticsConfig bad;
+  EXPECT_EQ(diagnose_ood(g.sample(1000, 12).view(), other.view(), {}).status().code(), StatusCode::kInvalidArgument);
+  OodConfig bad;
   bad.heldout_fraction = 1.0;
-  EXPECT_EQ(diagnose(g.sample(1000, 13).view(), queries.view(), bad).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(diagnose_ood(g.sample(1000, 13).view(), queries.view(), bad).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(MahalanobisModel::fit(g.sample(16, 14).view()).status().code(), StatusCode::kInvalidArgument);
 }
 

@@ -24,7 +24,4 @@ struct Panel {
 /// One SVG document: `title` on top, then the panels left to right.
 std::string render_svg(const std::string& title, const std::vector<Panel>& panels);
 
-/// Writes text to a file through a temporary and a rename; false on failure.
-bool write_text_file(const std::string& path, const std::string& text);
-
 }  // namespace ra::tools

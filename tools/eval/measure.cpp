@@ -1,4 +1,4 @@
-#include "tools/common/sweep.h"
+#include "tools/eval/measure.h"
 
 #include <omp.h>
 
@@ -6,6 +6,8 @@
 #include <chrono>
 
 #include "index/flat_index.h"
+#include "index/recall.h"
+#include "index/threading.h"
 
 namespace ra::tools {
 
@@ -20,7 +22,7 @@ Result<IdMatrix> exact_truth(const MatrixView& keys, const MatrixView& queries, 
                              std::uint32_t threads) {
   RA_ASSIGN_OR_RETURN(const FlatIndex flat, FlatIndex::over(keys));
   SearchResults res;
-  RA_RETURN_IF_ERROR(flat.search(queries, k, &res, threads));
+  RA_RETURN_IF_ERROR(flat.search(queries, {k, 0, threads}, &res));
   return IdMatrix{res.num_queries, res.k, std::move(res.ids)};
 }
 
@@ -73,7 +75,7 @@ Result<SweepRow> exact_scan_row(const MatrixView& keys, const MatrixView& querie
   return measure_queries(
       [&](const float* q, Label* ids) {
         thread_local SearchResults r;
-        (void)flat.search(MatrixView::f32(q, 1, keys.dim), k, &r, 1);  // shapes checked above
+        (void)flat.search(MatrixView::f32(q, 1, keys.dim), {k, 0, 1}, &r);  // shapes checked above
         std::copy(r.ids.begin(), r.ids.end(), ids);
         return SearchStats{keys.rows, 0};
       },

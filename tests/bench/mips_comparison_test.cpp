@@ -1,11 +1,11 @@
-#include "tools/common/mips_bench.h"
+#include "bench/mips/mips_comparison.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "tools/common/sweep.h"
-#include "tools/common/synthetic.h"
+#include "tools/eval/measure.h"
+#include "tools/synthetic/synthetic.h"
 
 namespace ra::tools {
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <span>
 
-#include "index/build/prune.h"
+#include "index/graph_build/prune.h"
 #include "index/graph.h"
 #include "index/result.h"
 

@@ -2,9 +2,9 @@
 // Build step 4: every key reachable from the main entry point, including keys that no
 // training query reached. Unreachable keys are searched for (from the entry points, on the graph
 // as it is, in parallel, with the centred key as the query) and then linked in one at a time in
-// id order: a found key with a free slot points to it, or else the first found key that can give
-// up an edge without disconnecting anything (its neighbour with the most other in-edges from
-// reachable keys); a key without out-edges also gets its pruned search results. Rounds repeat
+// id order by link_in (a found key with a free slot points to it, or else one that can give up
+// an edge without disconnecting anything); a key without out-edges also gets its pruned search
+// results. Rounds repeat
 // until every key is reachable (or a bound is hit, which the report then shows).
 //
 // There is deliberately no pass that links every key to its key-space neighbours (RoarGraph's
@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <span>
 
-#include "index/build/prune.h"
+#include "index/graph_build/prune.h"
 #include "index/graph.h"
 #include "index/result.h"
 
@@ -24,10 +24,6 @@ struct ConnectivityReport {
   std::uint64_t repaired = 0;         // keys linked in by the repair
   std::uint64_t unreachable = 0;      // left unreachable (0 unless the repair rounds ran out)
 };
-
-/// The key that scores highest against the mean training query: a start that is good for a
-/// typical query of that distribution.
-NodeId choose_entry(const MatrixView& keys, const MatrixView& train_queries);
 
 /// `entries`: where searches start; reachability is from the first.
 Result<ConnectivityReport> repair_reachability(const MatrixView& keys, const Pruner& pruner,

@@ -1,6 +1,6 @@
 #pragma once
-// Per-thread scratch for graph search: an epoch-tagged visited set and a bounded candidate
-// pool, sized once and reused, so a query allocates nothing. Not thread-safe: one per thread.
+// Internal: the scratch behind a SearchContext, an epoch-tagged visited set and a bounded
+// candidate pool, sized once and reused, so a query allocates nothing. Not thread-safe.
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -56,10 +56,10 @@ class CandidatePool {
   std::size_t capacity_ = 0, size_ = 0, cursor_ = 0;
 };
 
-class SearchContext {
+class SearchScratch {
  public:
   /// Sizes the visited set for `num_nodes` (grows later if the index grows).
-  explicit SearchContext(std::size_t num_nodes = 0) : mark_(num_nodes, 0) {}
+  explicit SearchScratch(std::size_t num_nodes = 0) : mark_(num_nodes, 0) {}
 
   /// Starts a new query: O(1) except every 2^32 queries.
   void next_query(std::size_t num_nodes) {

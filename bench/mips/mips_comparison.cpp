@@ -1,4 +1,4 @@
-#include "tools/common/mips_bench.h"
+#include "bench/mips/mips_comparison.h"
 
 #include <omp.h>
 
@@ -9,9 +9,9 @@
 
 #include "index/graph_index.h"
 #include "simd/inner_product.h"
-#include "tools/common/svg.h"
-#include "tools/common/sweep.h"
-#include "tools/common/table.h"
+#include "tools/report/svg.h"
+#include "tools/eval/measure.h"
+#include "tools/report/table.h"
 
 #if RA_WITH_HNSWLIB
 #include <hnswlib/hnswlib.h>

@@ -1,0 +1,40 @@
+#include "index/atomic_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace ra {
+
+Status write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& body) {
+  const std::string tmp = path + ".tmp";
+  std::error_code ignored;
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::IoError(path + ": cannot open for writing: " + std::strerror(errno));
+    body(out);
+    out.flush();
+    if (!out) {
+      const std::string reason = std::strerror(errno);
+      out.close();
+      std::filesystem::remove(tmp, ignored);
+      return Status::IoError(path + ": write failed: " + reason);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ignored);
+    return Status::IoError(path + ": cannot rename the written file into place: " + ec.message());
+  }
+  return Status::OK();
+}
+
+Status write_text_file(const std::string& path, std::string_view text) {
+  return write_file_atomically(path, [&](std::ostream& out) {
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  });
+}
+
+}  // namespace ra
