@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "aligned_allocator.h"
 #include "build_config.h"
 #include "graph.h"
 #include "matrix.h"
@@ -91,7 +92,7 @@ class GraphIndex {
   friend class GraphIndexSerializer;
   BuildConfig cfg_;
   bool owns_keys_ = false;
-  std::vector<std::byte> storage_;  // the keys, dense, when the index owns them
+  AlignedVector<std::byte> storage_;  // the keys, dense, when the index owns them
   MatrixView keys_;                 // over storage_ or over the caller's memory
   Graph graph_;
   std::vector<NodeId> entries_;

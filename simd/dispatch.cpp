@@ -1,6 +1,10 @@
-// Picks the kernel table once at start-up; every public kernel is one indirect call into it.
+// Picks the kernel table once, at the first kernel call (see simd_level.h); every public kernel
+// is then one indirect call into it.
 #include <atomic>
+#include <cstdlib>
+#include <string_view>
 
+#include "simd/detail/calibration.h"
 #include "simd/detail/kernel_table.h"
 #include "simd/inner_product.h"
 #include "simd/simd_level.h"
@@ -57,9 +61,40 @@ SimdLevel detect_best() noexcept {
   return SimdLevel::kScalar;
 }
 
+// The start-up choice (calibrated, highest, or forced by RA_SIMD_LEVEL) and what is in force.
 struct Active {
-  std::atomic<SimdLevel> level{best_level()};
-  std::atomic<const KernelTable*> table{compiled_table(best_level())};
+  Active() noexcept {
+    std::vector<SimdLevel> levels = supported_levels();
+    if (levels.size() > 1) levels.erase(levels.begin());  // scalar only as the last resort
+    SimdLevel env_level;
+    if (level_from_env(&env_level)) {
+      mode = "forced by RA_SIMD_LEVEL";
+      chosen = detail::uniform(env_level, &compiled_table, &choices);
+    } else if (const char* c = std::getenv("RA_SIMD_CALIBRATE"); c != nullptr && std::string_view(c) == "0") {
+      mode = "highest (RA_SIMD_CALIBRATE=0)";
+      chosen = detail::uniform(levels.back(), &compiled_table, &choices);
+    } else {
+      mode = "calibrated";
+      chosen = detail::calibrate(levels, &compiled_table, &choices);
+    }
+    table.store(&chosen, std::memory_order_relaxed);
+  }
+  static bool level_from_env(SimdLevel* out) noexcept {
+    const char* v = std::getenv("RA_SIMD_LEVEL");
+    if (v == nullptr) return false;
+    for (SimdLevel l : {SimdLevel::kScalar, SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon}) {
+      if (level_name(l) == v && usable(l)) {
+        *out = l;
+        return true;
+      }
+    }
+    return false;  // unknown or unsupported here: ignored
+  }
+  KernelTable chosen{};
+  std::vector<KernelChoice> choices;
+  std::string_view mode;
+  std::atomic<const KernelTable*> table{nullptr};
+  std::atomic<int> forced{-1};
 };
 
 Active& active() noexcept {
@@ -96,13 +131,40 @@ SimdLevel best_level() noexcept {
   return best;
 }
 
-SimdLevel active_level() noexcept { return active().level.load(std::memory_order_relaxed); }
+std::string_view kernel_name(Kernel kernel) noexcept {
+  switch (kernel) {
+    case Kernel::kDot: return "dot";
+    case Kernel::kRows: return "rows";
+    case Kernel::kGather: return "gather";
+    case Kernel::kBlock: return "block";
+    case Kernel::kAxpy: return "axpy";
+  }
+  return "?";
+}
+
+SimdLevel kernel_level(Kernel kernel, DType dtype) noexcept {
+  const int forced = active().forced.load(std::memory_order_relaxed);
+  if (forced >= 0) return static_cast<SimdLevel>(forced);
+  for (const KernelChoice& c : active().choices) {
+    if (c.kernel == kernel && (kernel == Kernel::kDot || c.dtype == dtype)) return c.level;
+  }
+  return best_level();
+}
+
+std::vector<KernelChoice> dispatch_choices() { return active().choices; }
+std::string_view dispatch_mode() noexcept { return active().mode; }
+int forced_level() noexcept { return active().forced.load(std::memory_order_relaxed); }
 
 bool set_level(SimdLevel level) noexcept {
   if (!usable(level)) return false;
   active().table.store(compiled_table(level), std::memory_order_relaxed);
-  active().level.store(level, std::memory_order_relaxed);
+  active().forced.store(static_cast<int>(level), std::memory_order_relaxed);
   return true;
+}
+
+void reset_level() noexcept {
+  active().table.store(&active().chosen, std::memory_order_relaxed);
+  active().forced.store(-1, std::memory_order_relaxed);
 }
 
 float dot(const float* a, const float* b, std::size_t dim) noexcept {

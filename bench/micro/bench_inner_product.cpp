@@ -1,30 +1,40 @@
-// Memory-bandwidth share of the inner-product kernels. Scores a 131072 x 128 matrix (f32, f16,
-// bf16) with the rows kernel and with gather over random ids, at every SIMD level, next to a
-// plain streaming read of the same bytes in the same run, and prints each kernel's GB/s as a
-// share of that read. Single-threaded: one core's bandwidth is the bound a search thread sees.
+// The inner-product kernels against their bounds, measured in the same run. Scores a 131072 x
+// 128 matrix (f32, f16, bf16) with the rows kernel and with gather over random ids, at every
+// SIMD level, next to a streaming read of the same bytes (with the same software prefetch), and
+// prints each kernel's GB/s as a share of that read; the block kernel (64 queries x all rows,
+// FlatIndex's tile) in GFLOP/s against OpenBLAS sgemm on the same shapes when the build found
+// it. Prints the CPU, the level dispatch chose for each kernel, and whether it was the fastest
+// measured here. Single-threaded: one core's bandwidth is the bound a search thread sees.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "index/aligned_allocator.h"
 #include "simd/inner_product.h"
 #include "simd/simd_level.h"
+#if RA_WITH_OPENBLAS
+#include <cblas.h>
+#endif
 
 namespace {
 
+using ra::AlignedVector;
 using ra::DType;
 using ra::simd::SimdLevel;
 
 constexpr std::size_t kRows = 131072, kDim = 128;
 
 struct Data {
-  std::vector<unsigned char> bytes[ra::kNumDTypes];
+  AlignedVector<unsigned char> bytes[ra::kNumDTypes];
   std::vector<float> query = std::vector<float>(kDim);
   std::vector<std::uint32_t> ids = std::vector<std::uint32_t>(kRows);
   std::vector<float> out = std::vector<float>(kRows);
@@ -48,24 +58,24 @@ Data& data() {
   return d;
 }
 
-// The bound: read every byte once, summing 64-bit words (integer adds vectorise freely);
-// cloned per ISA so the read uses registers as wide as the kernels' loads.
+// The bound: read every byte once, summing 64-bit words (integer adds vectorise freely) with
+// the same software prefetch distance as the rows kernel; cloned per ISA so the read uses
+// registers as wide as the kernels' loads.
 __attribute__((target_clones("avx512f", "avx2", "default"))) std::uint64_t sum_words(
     const std::uint64_t* w, std::size_t words) {
-  std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  for (std::size_t i = 0; i + 4 <= words; i += 4) {
-    s0 += w[i];
-    s1 += w[i + 1];
-    s2 += w[i + 2];
-    s3 += w[i + 3];
+  constexpr std::size_t kAhead = 12288 / 8, kLine = 8;
+  std::uint64_t s[8] = {};
+  for (std::size_t i = 0; i + kLine <= words; i += kLine) {
+    __builtin_prefetch(w + i + kAhead, 0, 3);
+    for (std::size_t j = 0; j < kLine; ++j) s[j] += w[i + j];
   }
-  return s0 + s1 + s2 + s3;
+  return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
 }
 
 void BM_StreamRead(benchmark::State& state, DType t) {
   const auto& b = data().bytes[static_cast<int>(t)];
   const std::size_t words = b.size() / 8;
-  std::vector<std::uint64_t> w(words);
+  AlignedVector<std::uint64_t> w(words);
   std::memcpy(w.data(), b.data(), words * 8);
   for (auto _ : state) benchmark::DoNotOptimize(sum_words(w.data(), words));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * words * 8));
@@ -82,6 +92,49 @@ void BM_Rows(benchmark::State& state, SimdLevel level, DType t) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kRows * kDim * ra::dtype_size(t)));
 }
+
+constexpr std::size_t kBlockQueries = 64, kBlockRows = 1024;
+constexpr double kBlockFlops = 2.0 * kBlockQueries * kRows * kDim;
+
+// The exact scan's inner loop: 64 queries against every row, in tiles of 1024 rows.
+void BM_Block(benchmark::State& state, SimdLevel level, DType t) {
+  ra::simd::ScopedSimdLevel scoped(level);
+  if (!scoped.ok()) return state.SkipWithError("level not supported");
+  Data& d = data();
+  std::vector<float> queries(kBlockQueries * kDim), out(kBlockQueries * kBlockRows);
+  for (std::size_t i = 0; i < queries.size(); ++i) queries[i] = d.query[i % kDim] * (1.0f + 1e-3f * static_cast<float>(i / kDim));
+  const auto* rows = d.bytes[static_cast<int>(t)].data();
+  const std::size_t row_bytes = kDim * ra::dtype_size(t);
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < kRows; r += kBlockRows) {
+      ra::simd::dot_block(queries.data(), kDim, kBlockQueries, rows + r * row_bytes, t, kDim, kBlockRows, kDim,
+                          out.data(), kBlockRows);
+      benchmark::ClobberMemory();
+    }
+  }
+  state.counters["GFLOPs"] = benchmark::Counter(kBlockFlops * static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+#if RA_WITH_OPENBLAS
+// The same products as one sgemm per tile (f32), OpenBLAS on one thread.
+void BM_Sgemm(benchmark::State& state) {
+  openblas_set_num_threads(1);
+  Data& d = data();
+  std::vector<float> queries(kBlockQueries * kDim), out(kBlockQueries * kBlockRows);
+  for (std::size_t i = 0; i < queries.size(); ++i) queries[i] = d.query[i % kDim] * (1.0f + 1e-3f * static_cast<float>(i / kDim));
+  const auto* rows = reinterpret_cast<const float*>(d.bytes[0].data());
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < kRows; r += kBlockRows) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, kBlockQueries, kBlockRows, kDim, 1.0f, queries.data(),
+                  kDim, rows + r * kDim, kDim, 0.0f, out.data(), kBlockRows);
+      benchmark::ClobberMemory();
+    }
+  }
+  state.counters["GFLOPs"] = benchmark::Counter(kBlockFlops * static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+#endif
 
 void BM_Gather(benchmark::State& state, SimdLevel level, DType t) {
   ra::simd::ScopedSimdLevel scoped(level);
@@ -101,13 +154,22 @@ class Collector : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
       if (!r.error_occurred && r.run_type == Run::RT_Iteration) {
-        gbps[r.benchmark_name()] = r.counters.at("bytes_per_second") / 1e9;
+        const auto& c = r.counters;
+        gbps[r.benchmark_name()] = c.count("GFLOPs") ? c.at("GFLOPs").value : c.at("bytes_per_second").value / 1e9;
       }
     }
     ConsoleReporter::ReportRuns(runs);
   }
   std::map<std::string, double> gbps;
 };
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
 
 }  // namespace
 
@@ -120,29 +182,45 @@ int main(int argc, char** argv) {
       const std::string suffix = "/" + std::string(ra::simd::level_name(l)) + "/" + n;
       benchmark::RegisterBenchmark(("rows" + suffix).c_str(), BM_Rows, l, t);
       benchmark::RegisterBenchmark(("gather" + suffix).c_str(), BM_Gather, l, t);
+      benchmark::RegisterBenchmark(("block" + suffix).c_str(), BM_Block, l, t);
     }
   }
+#if RA_WITH_OPENBLAS
+  benchmark::RegisterBenchmark("sgemm/openblas/f32", BM_Sgemm);
+#endif
   benchmark::Initialize(&argc, argv);
   Collector collector;
   benchmark::RunSpecifiedBenchmarks(&collector);
-  std::printf("\n%zu x %zu rows, one thread. Share of the streaming read of the same bytes:\n\n",
-              kRows, kDim);
-  std::printf("%-8s %-6s %-7s %9s %10s\n", "kernel", "dtype", "level", "GB/s", "% of read");
-  for (const char* kernel : {"rows", "gather"}) {
+  std::printf("\nCPU: %s; %zu x %zu rows, one thread; dispatch: %s\n", cpu_model().c_str(), kRows, kDim,
+              std::string(ra::simd::dispatch_mode()).c_str());
+  std::printf("rows and gather: GB/s and share of the streaming read of the same bytes; block: GFLOP/s and\n"
+              "share of OpenBLAS sgemm (f32, one thread) on the same shapes. '*' marks the level dispatch\n"
+              "chose; 'chosen/best' compares it with the fastest level measured here.\n\n");
+  std::printf("%-7s %-5s %-7s %8s %10s %12s\n", "kernel", "dtype", "level", "rate", "of bound", "chosen/best");
+  const double sgemm = collector.gbps.count("sgemm/openblas/f32") ? collector.gbps["sgemm/openblas/f32"] : 0.0;
+  for (auto [kernel, family] : {std::pair{"rows", ra::simd::Kernel::kRows}, std::pair{"gather", ra::simd::Kernel::kGather},
+                                std::pair{"block", ra::simd::Kernel::kBlock}}) {
     for (DType t : types) {
       const std::string n(ra::dtype_name(t));
-      const double read = collector.gbps["stream_read/" + n];
+      const double bound = family == ra::simd::Kernel::kBlock ? sgemm : collector.gbps["stream_read/" + n];
+      const SimdLevel chosen = ra::simd::kernel_level(family, t);
+      double best = 0, at_chosen = 0;
       for (SimdLevel l : ra::simd::supported_levels()) {
         const std::string key = std::string(kernel) + "/" + std::string(ra::simd::level_name(l)) + "/" + n;
-        if (!collector.gbps.count(key) || read == 0) continue;
-        std::printf("%-8s %-6s %-7s %9.1f %9.0f%%\n", kernel, n.c_str(),
-                    std::string(ra::simd::level_name(l)).c_str(), collector.gbps[key],
-                    100.0 * collector.gbps[key] / read);
+        if (!collector.gbps.count(key)) continue;
+        const double v = collector.gbps[key];
+        best = std::max(best, v);
+        if (l == chosen) at_chosen = v;
+        std::printf("%-7s %-5s %-6s%s %8.1f %9s", kernel, n.c_str(), std::string(ra::simd::level_name(l)).c_str(),
+                    l == chosen ? "*" : " ", v, bound > 0 ? (std::to_string(static_cast<int>(100.0 * v / bound + 0.5)) + "%").c_str() : "-");
+        std::printf("\n");
       }
+      if (best > 0) std::printf("%-7s %-5s %-7s %8s %10s %11.0f%%\n", kernel, n.c_str(), "chosen", "", "", 100.0 * at_chosen / best);
     }
   }
-  std::printf("\nstream read GB/s: f32 %.1f, f16 %.1f, bf16 %.1f\n", collector.gbps["stream_read/f32"],
-              collector.gbps["stream_read/f16"], collector.gbps["stream_read/bf16"]);
+  std::printf("\nstream read GB/s: f32 %.1f, f16 %.1f, bf16 %.1f; sgemm %s\n", collector.gbps["stream_read/f32"],
+              collector.gbps["stream_read/f16"], collector.gbps["stream_read/bf16"],
+              sgemm > 0 ? (std::to_string(sgemm).substr(0, 5) + " GFLOP/s").c_str() : "not built (libopenblas-dev)");
   benchmark::Shutdown();
   return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <string>
@@ -191,14 +192,22 @@ TEST(Kernels, SpecialValuesPropagateAtEveryLevel) {
 }
 
 TEST(SimdLevel, BestIsSupportedAndScopedLevelRestores) {
-  const SimdLevel before = active_level();
-  EXPECT_EQ(before, best_level());
+  if (std::getenv("RA_SIMD_LEVEL") != nullptr) GTEST_SKIP() << "RA_SIMD_LEVEL forces a level";
+  EXPECT_EQ(forced_level(), -1);
+  const SimdLevel rows = kernel_level(Kernel::kRows, DType::kF16);
   {
     ScopedSimdLevel scalar(SimdLevel::kScalar);
     EXPECT_TRUE(scalar.ok());
-    EXPECT_EQ(active_level(), SimdLevel::kScalar);
+    EXPECT_EQ(forced_level(), static_cast<int>(SimdLevel::kScalar));
+    EXPECT_EQ(kernel_level(Kernel::kRows, DType::kF16), SimdLevel::kScalar);
+    {
+      ScopedSimdLevel best(best_level());
+      EXPECT_EQ(kernel_level(Kernel::kGather, DType::kF32), best_level());
+    }
+    EXPECT_EQ(kernel_level(Kernel::kGather, DType::kF32), SimdLevel::kScalar);  // nested restore
   }
-  EXPECT_EQ(active_level(), before);
+  EXPECT_EQ(forced_level(), -1);
+  EXPECT_EQ(kernel_level(Kernel::kRows, DType::kF16), rows);
   const auto levels = supported_levels();
   ASSERT_FALSE(levels.empty());
   EXPECT_EQ(levels.front(), SimdLevel::kScalar);
@@ -207,11 +216,49 @@ TEST(SimdLevel, BestIsSupportedAndScopedLevelRestores) {
 
 TEST(SimdLevel, UnsupportedLevelIsRefused) {
   const auto levels = supported_levels();
+  const int before = forced_level();
   for (SimdLevel l : {SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon}) {
     if (std::find(levels.begin(), levels.end(), l) != levels.end()) continue;
     ScopedSimdLevel s(l);
     EXPECT_FALSE(s.ok());
-    EXPECT_EQ(active_level(), best_level());
+    EXPECT_EQ(forced_level(), before);
+  }
+}
+
+// The start-up choice mixes levels per kernel: every chosen level is supported, was timed
+// (when calibrating), and computes exactly what every forced level computes on integer data.
+TEST(SimdLevel, CalibratedChoiceIsSupportedAndAgreesWithEveryLevel) {
+  const auto levels = supported_levels();
+  const auto choices = dispatch_choices();
+  ASSERT_EQ(choices.size(), 1u + 4u * kNumDTypes);
+  for (const KernelChoice& c : choices) {
+    EXPECT_NE(std::find(levels.begin(), levels.end(), c.level), levels.end()) << kernel_name(c.kernel);
+    if (dispatch_mode() == "calibrated" && levels.size() > 1) {
+      EXPECT_FALSE(c.ns.empty()) << kernel_name(c.kernel);
+      for (const auto& [level, ns] : c.ns) EXPECT_GT(ns, 0.0) << level_name(level);
+    }
+  }
+  std::mt19937 rng(7);
+  const std::size_t n = 40, dim = 129, nq = 5;
+  const auto q = random_floats(nq * dim, rng, true);
+  std::vector<std::uint32_t> ids(n);
+  for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<std::uint32_t>((i * 17) % n);
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+    const Rows rows(t, n, dim, dim, rng, true);
+    auto compute = [&] {
+      std::vector<float> out(n * (nq + 2) + dim + 1, 0.0f);
+      dot_rows(q.data() + 1, rows.data(), t, dim, n, dim, out.data());
+      dot_gather(q.data() + 1, rows.data(), t, dim, ids.data(), n, dim, out.data() + n);
+      dot_block(q.data() + 1, dim, nq, rows.data(), t, dim, n, dim, out.data() + 2 * n, n);
+      for (std::size_t i = 0; i < n; ++i) axpy(1.0f, static_cast<const unsigned char*>(rows.data()) + i * dim * dtype_size(t), t, out.data() + n * (nq + 2), dim);
+      out.back() = dot(q.data() + 1, rows.exact.data(), dim);
+      return out;
+    };
+    const auto chosen = compute();
+    for (SimdLevel l : levels) {
+      ScopedSimdLevel forced(l);
+      EXPECT_EQ(compute(), chosen) << level_name(l) << " " << dtype_name(t);
+    }
   }
 }
 

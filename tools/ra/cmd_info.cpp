@@ -16,13 +16,21 @@ Runner add_info(CLI::App& app) {
   app.add_subcommand("info", "Print the build, the SIMD level in use and the GPUs seen");
   return [] {
     std::printf("ra %s\n", RA_VERSION);
-    std::printf("simd level:    %s (best supported)\n",
-                std::string(simd::level_name(simd::active_level())).c_str());
     std::printf("simd levels:  ");
     for (simd::SimdLevel l : simd::supported_levels()) {
       std::printf(" %s", std::string(simd::level_name(l)).c_str());
     }
-    std::printf("\nthreads:       %d (OpenMP)\n", omp_get_max_threads());
+    std::printf("\nsimd dispatch: %s\n", std::string(simd::dispatch_mode()).c_str());
+    for (const simd::KernelChoice& c : simd::dispatch_choices()) {
+      std::printf("  %-6s %-4s -> %-6s", std::string(simd::kernel_name(c.kernel)).c_str(),
+                  c.kernel == simd::Kernel::kDot ? "f32" : std::string(dtype_name(c.dtype)).c_str(),
+                  std::string(simd::level_name(c.level)).c_str());
+      for (const auto& [level, ns] : c.ns) {
+        std::printf("  %s %.0f us", std::string(simd::level_name(level)).c_str(), ns / 1000.0);
+      }
+      std::printf("\n");
+    }
+    std::printf("threads:       %d (OpenMP)\n", omp_get_max_threads());
 #if RA_WITH_CUDA
     std::printf("cuda:          built (%s)\n", gpu::library_versions().c_str());
     auto devices = gpu::list_devices();
