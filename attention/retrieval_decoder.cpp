@@ -37,7 +37,12 @@ struct RetrievalDecoder::Impl {
 RetrievalDecoder::~RetrievalDecoder() = default;
 
 Status RetrievalConfig::validate() const {
-  if (top_k == 0) return Status::InvalidArgument("top_k must be >= 1");
+  if (top_k == 0 || top_k > kMaxBeam) {
+    return Status::InvalidArgument("top_k must be in [1, " + std::to_string(kMaxBeam) + "], got " + std::to_string(top_k));
+  }
+  if (beam > kMaxBeam) {
+    return Status::InvalidArgument("beam must be <= " + std::to_string(kMaxBeam) + ", got " + std::to_string(beam));
+  }
   if (merge_batch == 0) return Status::InvalidArgument("merge_batch must be >= 1");
   return build.validate();
 }

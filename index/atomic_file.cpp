@@ -31,6 +31,19 @@ Status write_file_atomically(const std::string& path, const std::function<void(s
   return Status::OK();
 }
 
+Status check_writable(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return Status::IoError(path + ": is a directory");
+  const std::string tmp = path + ".tmp";
+  const bool existed = std::filesystem::exists(tmp, ec);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::app);
+    if (!out) return Status::IoError(path + ": cannot write here: " + std::strerror(errno));
+  }
+  if (!existed) std::filesystem::remove(tmp, ec);
+  return Status::OK();
+}
+
 Status write_text_file(const std::string& path, std::string_view text) {
   return write_file_atomically(path, [&](std::ostream& out) {
     out.write(text.data(), static_cast<std::streamsize>(text.size()));

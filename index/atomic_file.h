@@ -17,4 +17,9 @@ Status write_file_atomically(const std::string& path, const std::function<void(s
 
 Status write_text_file(const std::string& path, std::string_view text);
 
+/// Whether `path` could be written now (its temporary can be created beside it), so that a
+/// long computation is not lost to a bad output path found only at the end. Creates nothing
+/// that stays.
+Status check_writable(const std::string& path);
+
 }  // namespace ra

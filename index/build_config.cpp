@@ -1,5 +1,7 @@
 #include "index/build_config.h"
 
+#include "index/search.h"
+
 #include <cstdio>
 
 namespace ra {
@@ -8,12 +10,13 @@ Status BuildConfig::validate() const {
   if (max_degree < 4 || max_degree > 512) {
     return Status::InvalidArgument("max_degree (M) must be in [4, 512], got " + std::to_string(max_degree));
   }
-  if (query_knn < 2) {
-    return Status::InvalidArgument("query_knn (Kq) must be >= 2, got " + std::to_string(query_knn));
+  if (query_knn < 2 || query_knn > kMaxBeam) {
+    return Status::InvalidArgument("query_knn (Kq) must be in [2, " + std::to_string(kMaxBeam) + "], got " +
+                                   std::to_string(query_knn));
   }
-  if (build_beam < max_degree) {
-    return Status::InvalidArgument("build_beam (" + std::to_string(build_beam) +
-                                   ") must be >= max_degree (" + std::to_string(max_degree) + ")");
+  if (build_beam < max_degree || build_beam > kMaxBeam) {
+    return Status::InvalidArgument("build_beam (" + std::to_string(build_beam) + ") must be in [max_degree (" +
+                                   std::to_string(max_degree) + "), " + std::to_string(kMaxBeam) + "]");
   }
   if (num_entries < 1 || num_entries > 4096) {
     return Status::InvalidArgument("num_entries must be in [1, 4096], got " + std::to_string(num_entries));

@@ -15,6 +15,9 @@ Status SearchParams::validate(std::size_t index_size, bool uses_beam) const {
     return Status::InvalidArgument("beam (" + std::to_string(beam) + ") must be >= k (" +
                                    std::to_string(k) + ")");
   }
+  if (uses_beam && beam > kMaxBeam) {
+    return Status::InvalidArgument("beam (" + std::to_string(beam) + ") must be <= " + std::to_string(kMaxBeam));
+  }
   return Status::OK();
 }
 

@@ -11,12 +11,16 @@
 
 namespace ra {
 
+/// The largest beam (and build beam) accepted: far beyond any useful setting, and small enough
+/// that a search context of that size is a few megabytes.
+inline constexpr std::uint32_t kMaxBeam = 1u << 16;
+
 struct SearchParams {
   std::uint32_t k = 10;
   std::uint32_t beam = 64;        // graph search: candidates kept ("L"), >= k; FlatIndex ignores it
   std::uint32_t num_threads = 0;  // batch search only; 0: all OpenMP threads
 
-  /// k in [1, index_size]; with `uses_beam`, also beam >= k.
+  /// k in [1, index_size]; with `uses_beam`, also k <= beam <= kMaxBeam.
   Status validate(std::size_t index_size, bool uses_beam = true) const;
 };
 

@@ -10,10 +10,14 @@
 //     3 NEIGHBORS n * max_degree u32
 //     4 VECTORS   n * dim * dtype_size (only with flag bit 0)
 // load() checks every size against the file and every checksum, and rejects trailing bytes.
+#include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "index/atomic_file.h"
+#include "index/checked_size.h"
 #include "index/crc32.h"
 #include "index/graph_build/prune.h"
 #include "index/threading.h"
@@ -119,46 +123,71 @@ class GraphIndexSerializer {
   }
 
   static Result<std::unique_ptr<GraphIndex>> load(const std::string& path, const MatrixView& external) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return Status::IoError(path + (std::filesystem::exists(path, ec) ? ": not a regular file"
+                                                                        : ": cannot open (no such file)"));
+    }
     std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) return Status::IoError(path + ": cannot open for reading");
+    if (!in) return Status::IoError(path + ": cannot open for reading: " + std::strerror(errno));
     const auto size = static_cast<std::size_t>(in.tellg());
+    if (size < kHeaderBytes) return Status::Corruption(path + ": too short for an index header");
     std::vector<char> file(size);
     in.seekg(0);
     if (!in.read(file.data(), static_cast<std::streamsize>(size))) {
       return Status::IoError(path + ": read failed");
     }
-    if (size < kHeaderBytes) return Status::Corruption(path + ": too short for an index header");
     Header h;
     std::memcpy(&h, file.data(), sizeof(h));
     if (std::memcmp(h.magic, kMagic, 8) != 0) {
       return Status::Corruption(path + ": not a RetrievalAttention index (bad magic)");
     }
+    // Every version keeps magic, version and header_bytes first and the header's CRC in its
+    // last 4 bytes, so the checksum is checked before the version is believed.
+    if (h.header_bytes < 20 || h.header_bytes > size) {
+      return Status::Corruption(path + ": header size " + std::to_string(h.header_bytes) + " is impossible");
+    }
+    std::uint32_t stored_crc;
+    std::memcpy(&stored_crc, file.data() + h.header_bytes - 4, 4);
+    if (stored_crc != crc32(file.data(), h.header_bytes - 4)) {
+      return Status::Corruption(path + ": header checksum mismatch (the file is corrupted)");
+    }
     if (h.version > kVersion) {
       return Status::Unsupported(path + ": index format version " + std::to_string(h.version) +
                                  " is newer than this library reads (" + std::to_string(kVersion) + ")");
     }
-    if (h.version != kVersion || h.header_bytes != kHeaderBytes || h.header_crc != header_crc(h)) {
-      return Status::Corruption(path + ": header checksum mismatch or unknown layout");
+    if (h.version != kVersion || h.header_bytes != kHeaderBytes) {
+      return Status::Corruption(path + ": unknown layout (version " + std::to_string(h.version) + ")");
     }
-    if (h.dim == 0 || h.n == 0 || h.max_degree < 4 || h.max_degree > 512 || h.num_entries == 0 || h.num_entries > 4096 ||
-        h.dtype > static_cast<std::uint8_t>(DType::kBF16) || h.n > 0xffffffffull) {
-      return Status::Corruption(path + ": header values out of range");
+    // Only what build() writes: the same ranges as BuildConfig, no unknown flags or bytes.
+    BuildConfig cfg;
+    cfg.max_degree = h.max_degree;
+    cfg.query_knn = h.query_knn;
+    cfg.build_beam = h.build_beam;
+    cfg.num_entries = h.num_entries;
+    cfg.storage = static_cast<DType>(h.dtype);
+    if (const Status v = cfg.validate(); !v.ok() || h.dim == 0 || h.n == 0 || h.n > 0xffffffffull ||
+                                         h.dtype > static_cast<std::uint8_t>(DType::kBF16)) {
+      return Status::Corruption(path + ": header values out of range" + (v.ok() ? "" : " (" + v.message() + ")"));
+    }
+    if ((h.flags & ~kFlagVectors) != 0 || h.pad[0] || h.pad[1] || h.pad[2] || h.reserved[0] || h.reserved[1]) {
+      return Status::Corruption(path + ": unknown flags or non-zero reserved bytes in the header");
     }
     const auto dtype = static_cast<DType>(h.dtype);
     const bool embedded = (h.flags & kFlagVectors) != 0;
     // Bound every allocation by the file size before making it.
-    const std::uint64_t graph_bytes = h.n * (4ull + 4ull * h.max_degree);
-    const std::uint64_t vector_bytes = embedded ? h.n * h.dim * dtype_size(dtype) : 0;
-    if (graph_bytes + vector_bytes + 4ull * h.dim > size) {
+    const auto graph_bytes = checked_mul(h.n, 4ull + 4ull * h.max_degree);
+    const auto vector_bytes = embedded ? checked_product({h.n, h.dim, dtype_size(dtype)}) : std::optional<std::uint64_t>(0);
+    const auto mean_bytes = checked_mul(4, h.dim);
+    std::optional<std::uint64_t> total;
+    if (graph_bytes && vector_bytes && mean_bytes) total = checked_add(*graph_bytes, *vector_bytes);
+    if (total) total = checked_add(*total, *mean_bytes);
+    if (!total || *total > size) {
       return Status::Corruption(path + ": truncated (the header promises more data than the file holds)");
     }
 
     std::unique_ptr<GraphIndex> idx(new GraphIndex());
-    idx->cfg_.max_degree = h.max_degree;
-    idx->cfg_.query_knn = h.query_knn;
-    idx->cfg_.build_beam = std::max(h.build_beam, h.max_degree);
-    idx->cfg_.num_entries = h.num_entries;
-    idx->cfg_.storage = dtype;
+    idx->cfg_ = cfg;
     Reader r(file, path);
     r.skip_header();
     std::vector<float> mean(h.dim);
@@ -182,8 +211,8 @@ class GraphIndexSerializer {
       if (external.data != nullptr) {
         return Status::InvalidArgument(path + ": the index embeds its keys; pass no external keys");
       }
-      idx->storage_.resize(vector_bytes);
-      RA_RETURN_IF_ERROR(r.section(kVectors, vector_bytes, idx->storage_.data()));
+      idx->storage_.resize(*vector_bytes);
+      RA_RETURN_IF_ERROR(r.section(kVectors, *vector_bytes, idx->storage_.data()));
       idx->owns_keys_ = true;
       idx->keys_ = {idx->storage_.data(), dtype, h.n, h.dim, h.dim};
     } else {
@@ -197,6 +226,12 @@ class GraphIndexSerializer {
       idx->keys_ = external;
     }
     if (!r.at_end()) return Status::Corruption(path + ": unexpected bytes after the last section");
+    for (float m : mean) {
+      if (!std::isfinite(m)) return Status::Corruption(path + ": non-finite key mean");
+    }
+    if (const Status v = validate_matrix(idx->keys_, "index keys"); !v.ok()) {
+      return embedded ? Status::Corruption(path + ": " + v.message()) : v;
+    }
     idx->graph_ = Graph::from_arrays(h.max_degree, std::move(degrees), std::move(slots));
     idx->pruner_ = std::make_unique<Pruner>(idx->keys_, h.max_degree, std::move(mean), resolve_threads(0));
     return idx;

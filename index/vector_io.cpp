@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "index/atomic_file.h"
+#include "index/checked_size.h"
 
 namespace ra {
 namespace {
@@ -47,22 +48,23 @@ Status read_exact(std::ifstream& in, std::uint64_t offset, void* dst, std::size_
   return Status::OK();
 }
 
+// Every size below comes from the file: the payload's byte count is computed with overflow
+// checks and must equal what the file holds, so no axis can exceed the file's length and no
+// allocation is made for data that is not there.
 Status check_payload(const std::string& path, std::uint64_t size, const StoredArray& a) {
-  std::uint64_t elems = 1;
-  for (std::size_t s : a.shape) {
-    if (s != 0 && elems > std::numeric_limits<std::uint64_t>::max() / s) {
-      return Status::Corruption(path + ": shape " + shape_string(a.shape) + " overflows");
-    }
-    elems *= s;
+  const auto elems = checked_product(a.shape);
+  const auto bytes = elems ? checked_mul(*elems, dtype_size(a.dtype)) : std::nullopt;
+  const auto expected = bytes ? checked_add(a.data_offset, *bytes) : std::nullopt;
+  if (!expected) {
+    return Status::Corruption(path + ": shape " + shape_string(a.shape) + " overflows 64-bit sizes (corrupted header?)");
   }
-  const std::uint64_t expected = a.data_offset + elems * dtype_size(a.dtype);
-  if (size < expected) {
+  if (size < *expected) {
     return Status::Corruption(path + ": truncated: shape " + shape_string(a.shape) + " needs " +
-                              std::to_string(expected) + " bytes, the file has " +
+                              std::to_string(*expected) + " bytes, the file has " +
                               std::to_string(size));
   }
-  if (size > expected) {
-    return Status::Corruption(path + ": " + std::to_string(size - expected) +
+  if (size > *expected) {
+    return Status::Corruption(path + ": " + std::to_string(size - *expected) +
                               " unexpected bytes after the data of shape " + shape_string(a.shape));
   }
   return Status::OK();
@@ -380,6 +382,12 @@ Result<IdMatrix> read_ibin(const std::string& path) {
   RA_RETURN_IF_ERROR(check_payload(path, size, a));
   std::vector<std::int32_t> raw(static_cast<std::size_t>(nk[0]) * nk[1]);
   RA_RETURN_IF_ERROR(read_exact(in, 8, raw.data(), raw.size() * 4, path));
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] < -1) {
+      return Status::Corruption(path + ": id " + std::to_string(raw[i]) + " at row " + std::to_string(i / nk[1]) +
+                                " is negative (only -1 pads a row)");
+    }
+  }
   IdMatrix ids{nk[0], nk[1], std::vector<Label>(raw.begin(), raw.end())};
   return ids;
 }

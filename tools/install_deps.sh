@@ -4,7 +4,7 @@
 # faiss are the MIPS benchmark's peers.
 set -euo pipefail
 packages=(cmake make g++ libxsimd-dev libtbb-dev libgtest-dev libbenchmark-dev
-          nlohmann-json3-dev libcli11-dev libhnswlib-dev libfaiss-dev)
+          nlohmann-json3-dev libcli11-dev libhnswlib-dev libfaiss-dev libopenblas-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

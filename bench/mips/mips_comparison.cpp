@@ -183,10 +183,11 @@ Result<MipsBenchReport> run_mips_bench(const Matrix& keys, const Matrix& train_q
   if (keys.dim() != queries.dim() || keys.dim() != train_queries.dim()) {
     return Status::InvalidArgument("keys, training queries and queries must have the same dimension");
   }
-  if (truth.rows < queries.rows() || truth.cols < o.k) {
-    return Status::InvalidArgument("ground truth must hold k = " + std::to_string(o.k) + " ids per test query");
+  if (keys.rows() < 2 * o.degree || keys.rows() < 16) {
+    return Status::InvalidArgument("the MIPS benchmark needs at least max(16, 2 x degree) keys, got " +
+                                   std::to_string(keys.rows()));
   }
-  if (o.k == 0 || o.k > keys.rows()) return Status::InvalidArgument("k must be in [1, n]");
+  RA_RETURN_IF_ERROR(check_truth(keys.view(), queries.view(), truth, o.k));
   MipsBenchReport r{keys.rows(), keys.dim(), queries.rows(), o.k, std::max<std::uint32_t>(o.threads, 1), {}, {}};
   MipsBenchOptions opt = o;
   opt.threads = r.threads;

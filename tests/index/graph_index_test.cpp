@@ -10,6 +10,7 @@
 #include <limits>
 #include <set>
 
+#include "index/crc32.h"
 #include "index/graph_build/projection.h"
 #include "index/flat_index.h"
 #include "index/recall.h"
@@ -203,8 +204,16 @@ TEST(GraphIndex, DamagedFilesGiveClearErrors) {
   magic[0] = 'X';
   EXPECT_EQ(load_bytes(magic).code(), StatusCode::kCorruption);
   std::string newer = good;
-  newer[8] = 2;  // version 2
+  newer[8] = 2;  // version 2 with its header checksum: a file from a newer library
+  const std::uint32_t crc = crc32(newer.data(), 60);
+  std::memcpy(newer.data() + 60, &crc, 4);
   EXPECT_EQ(load_bytes(newer).code(), StatusCode::kUnsupported);
+  std::string bad_version = good;
+  bad_version[8] = 2;  // a corrupted version field is corruption, not a newer format
+  const Status v = load_bytes(bad_version);
+  EXPECT_EQ(v.code(), StatusCode::kCorruption);
+  EXPECT_NE(v.message().find("checksum"), std::string::npos) << v.message();
+  EXPECT_EQ(GraphIndex::load(fs::temp_directory_path().string()).status().code(), StatusCode::kIoError);
   std::string header = good;
   header[20] ^= 1;  // n, caught by the header checksum
   EXPECT_EQ(load_bytes(header).code(), StatusCode::kCorruption);

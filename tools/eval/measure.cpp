@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "index/flat_index.h"
 #include "index/recall.h"
 #include "index/threading.h"
+#include "simd/inner_product.h"
 
 namespace ra::tools {
 
@@ -24,6 +26,45 @@ Result<IdMatrix> exact_truth(const MatrixView& keys, const MatrixView& queries, 
   SearchResults res;
   RA_RETURN_IF_ERROR(flat.search(queries, {k, 0, threads}, &res));
   return IdMatrix{res.num_queries, res.k, std::move(res.ids)};
+}
+
+Status check_truth(const MatrixView& keys, const MatrixView& queries, const IdMatrix& truth, std::uint32_t k) {
+  RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
+  if (queries.dim != keys.dim) {
+    return Status::InvalidArgument("queries have dimension " + std::to_string(queries.dim) + ", the keys " +
+                                   std::to_string(keys.dim));
+  }
+  if (k == 0 || k > keys.rows) {
+    return Status::InvalidArgument("k = " + std::to_string(k) + " must be in [1, " + std::to_string(keys.rows) + "]");
+  }
+  if (truth.rows < queries.rows || truth.cols < k) {
+    return Status::InvalidArgument("ground truth has " + std::to_string(truth.rows) + " x " +
+                                   std::to_string(truth.cols) + " ids; need " +
+                                   std::to_string(queries.rows) + " x " + std::to_string(k));
+  }
+  for (std::size_t q = 0; q < queries.rows; ++q) {
+    for (std::size_t j = 0; j < k; ++j) {
+      const Label id = truth.row(q)[j];
+      if (id < 0 || static_cast<std::size_t>(id) >= keys.rows) {
+        return Status::InvalidArgument("ground truth row " + std::to_string(q) + " holds id " + std::to_string(id) +
+                                       ", not a key of these " + std::to_string(keys.rows));
+      }
+    }
+  }
+  std::vector<float> scores(keys.rows);
+  const std::size_t samples = std::min<std::size_t>(8, queries.rows);
+  for (std::size_t i = 0; i < samples; ++i) {
+    const std::size_t q = i * queries.rows / samples;
+    simd::dot_rows(queries.f32_row(q), keys.data, keys.dtype, keys.stride, keys.rows, keys.dim, scores.data());
+    const float best = *std::max_element(scores.begin(), scores.end());
+    const float first = scores[static_cast<std::size_t>(truth.row(q)[0])];
+    if (first < best - 1e-3f * (std::fabs(best) + 1.0f)) {
+      return Status::InvalidArgument("ground truth does not match these keys and queries: query " +
+                                     std::to_string(q) + "'s first true id scores " + std::to_string(first) +
+                                     ", the best key " + std::to_string(best));
+    }
+  }
+  return Status::OK();
 }
 
 SweepRow measure_queries(const QuerySearch& search, const MatrixView& queries, const IdMatrix& truth,
@@ -67,10 +108,7 @@ SweepRow measure_queries(const QuerySearch& search, const MatrixView& queries, c
 Result<SweepRow> exact_scan_row(const MatrixView& keys, const MatrixView& queries,
                                 const IdMatrix& truth, std::uint32_t k, std::uint32_t threads) {
   RA_ASSIGN_OR_RETURN(const FlatIndex flat, FlatIndex::over(keys));
-  RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
-  if (queries.dim != keys.dim || k == 0 || k > keys.rows || truth.rows < queries.rows || truth.cols < k) {
-    return Status::InvalidArgument("exact scan: queries, k or ground truth do not fit the keys");
-  }
+  RA_RETURN_IF_ERROR(check_truth(keys, queries, truth, k));
   // One query at a time, so that latencies compare with an index's.
   return measure_queries(
       [&](const float* q, Label* ids) {
@@ -86,12 +124,7 @@ Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixV
                                           const IdMatrix& truth, std::uint32_t k,
                                           const std::vector<std::uint32_t>& beams,
                                           std::uint32_t threads) {
-  RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
-  if (truth.rows < queries.rows || truth.cols < k) {
-    return Status::InvalidArgument("ground truth has " + std::to_string(truth.rows) + " x " +
-                                   std::to_string(truth.cols) + " ids; need " +
-                                   std::to_string(queries.rows) + " x " + std::to_string(k));
-  }
+  RA_RETURN_IF_ERROR(check_truth(index.keys(), queries, truth, k));
   const int nt = resolve_threads(threads);
   std::vector<SearchContext> contexts;
   for (int t = 0; t < nt; ++t) contexts.push_back(index.make_context());

@@ -25,6 +25,12 @@ struct SweepRow {
 /// hops). Called from `threads` threads at once when threads > 1.
 using QuerySearch = std::function<SearchStats(const float* query, Label* ids)>;
 
+/// Checks that `truth` can grade searches of `queries` over `keys`: queries f32 of the keys'
+/// dimension, at least one row per query and k ids per row, every id a key, and (on up to 8
+/// evenly spaced queries) each row's first id a best-scoring key, so that truth computed for
+/// other data is refused instead of giving a meaningless recall.
+Status check_truth(const MatrixView& keys, const MatrixView& queries, const IdMatrix& truth, std::uint32_t k);
+
 /// Times `search` on every query (with no parallel region at all for one thread: faiss opens
 /// its own, and nested in ours each costs milliseconds) for recall@k against `truth`, QPS and
 /// latency. The work per query is averaged over the same pass, or, when `count_queries` > 0,
@@ -35,6 +41,7 @@ SweepRow measure_queries(const QuerySearch& search, const MatrixView& queries, c
                          std::size_t count_queries = 0);
 
 /// One row per beam (each >= k). `threads` search threads (0: all); latencies are per query.
+/// Runs check_truth first.
 Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixView& queries,
                                           const IdMatrix& truth, std::uint32_t k,
                                           const std::vector<std::uint32_t>& beams,

@@ -32,6 +32,7 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("--json", o->json, "Write the results as JSON");
   cmd->add_option("--svg", o->svg, "Write recall vs keys scored and recall vs QPS as SVG");
   return [o] {
+    if (Status s = check_outputs({o->json, o->svg}); !s.ok()) return fail("bench mips", s);
     auto keys = read_matrix(o->keys);
     if (!keys.ok()) return fail("bench mips", keys.status());
     auto train = read_matrix(o->train);

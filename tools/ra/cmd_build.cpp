@@ -40,6 +40,7 @@ Runner add_build(CLI::App& app) {
     o->cfg.progress = [](std::string_view step) {
       std::fprintf(stderr, "ra build: %.*s...\n", static_cast<int>(step.size()), step.data());
     };
+    if (Status s = check_outputs({o->out}); !s.ok()) return fail("build", s);
     auto keys = read_matrix(o->keys);
     if (!keys.ok()) return fail("build", keys.status());
     auto train = read_matrix(o->train);

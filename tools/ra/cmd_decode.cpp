@@ -57,6 +57,7 @@ Runner add_decode(CLI::App& app) {
   cmd->add_option("--threads", o->cfg.retrieval.num_threads, "Threads (0: all)")->capture_default_str();
   cmd->add_option("--json", o->json, "Write the results as JSON");
   return [o] {
+    if (Status s = check_outputs({o->json}); !s.ok()) return fail("decode", s);
     DType kv_type = DType::kF32;
     parse_dtype(o->dtype, &kv_type);
     o->cfg.retrieval.sharing = o->sharing == "kv" ? attention::IndexSharing::kPerKvHead

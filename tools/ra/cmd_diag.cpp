@@ -54,6 +54,7 @@ Runner add_diag(CLI::App& app) {
   cmd->add_option("--json", o->json, "Write every figure as JSON");
   cmd->add_option("--svg", o->svg, "Write the picture (histograms and mass curve) as SVG");
   return [o] {
+    if (Status s = check_outputs({o->json, o->svg}); !s.ok()) return fail("diag", s);
     auto keys = read_matrix(o->keys);
     if (!keys.ok()) return fail("diag", keys.status());
     auto queries = read_matrix(o->queries);

@@ -22,6 +22,7 @@ Runner add_gt(CLI::App& app) {
   cmd->add_option("--out", o->out, "Output .ibin (n x k, i32)")->required();
   cmd->add_option("--threads", o->threads, "Threads (0: all)")->capture_default_str();
   return [o] {
+    if (Status s = check_outputs({o->out}); !s.ok()) return fail("gt", s);
     auto keys = read_matrix(o->keys);
     if (!keys.ok()) return fail("gt", keys.status());
     auto queries = read_matrix(o->queries);

@@ -36,6 +36,7 @@ Runner add_query(CLI::App& app) {
     if (o->gt.empty() && o->keys.empty()) {
       return fail("query", Status::InvalidArgument("give --gt FILE or --keys FILE for the ground truth"));
     }
+    if (Status s = check_outputs({o->json}); !s.ok()) return fail("query", s);
     auto index = GraphIndex::load(o->index);
     if (!index.ok()) return fail("query", index.status());
     auto queries = read_matrix(o->queries);

@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <initializer_list>
+#include <string>
 #include <string_view>
 
 #include "index/status.h"
@@ -25,5 +27,8 @@ Runner add_bench(CLI::App& app);
 
 /// Prints "ra <command>: <status>" on stderr and returns exit code 1.
 int fail(std::string_view command, const Status& status);
+
+/// check_writable for every non-empty output path, before the command's work starts.
+Status check_outputs(std::initializer_list<std::string> paths);
 
 }  // namespace ra::cli

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <map>
 
+#include "index/atomic_file.h"
 #include "index/config.h"
 #include "tools/ra/commands.h"
 
@@ -13,6 +14,25 @@ int fail(std::string_view command, const Status& status) {
   return 1;
 }
 
+Status check_outputs(std::initializer_list<std::string> paths) {
+  for (const std::string& p : paths) {
+    if (!p.empty()) RA_RETURN_IF_ERROR(check_writable(p));
+  }
+  return Status::OK();
+}
+
+namespace {
+
+// Counts and sizes are unsigned options; CLI11 would wrap "-5" to 2^64 - 5, so every unsigned
+// option of every subcommand refuses negative numbers, with CLI11's message naming the option.
+void refuse_negative_counts(CLI::App* app) {
+  for (CLI::Option* opt : app->get_options()) {
+    if (opt->get_type_name() == "UINT") opt->check(CLI::NonNegativeNumber);
+  }
+  for (CLI::App* sub : app->get_subcommands({})) refuse_negative_counts(sub);
+}
+
+}  // namespace
 }  // namespace ra::cli
 
 int main(int argc, char** argv) {
@@ -29,6 +49,7 @@ int main(int argc, char** argv) {
   runners["decode"] = ra::cli::add_decode(app);
   runners["bench"] = ra::cli::add_bench(app);
   runners["demo"] = ra::cli::add_demo(app);
+  ra::cli::refuse_negative_counts(&app);
   CLI11_PARSE(app, argc, argv);
   for (CLI::App* sub : app.get_subcommands()) return runners.at(sub->get_name())();
   return 0;

@@ -249,6 +249,16 @@ Status SyntheticSpec::validate() const {
     return Status::InvalidArgument("training queries (" + std::to_string(num_train) +
                                    ") must be prefill positions, at most n = " + std::to_string(n));
   }
+  for (const auto& [name, value] : {std::pair{"mean_segment", mean_segment}, {"topic_strength", topic_strength},
+                                    {"query_scale_sigma", query_scale_sigma}, {"query_noise", query_noise},
+                                    {"query_gain", query_gain}, {"key_gain_min", key_gain_min},
+                                    {"key_bias", key_bias}, {"outlier_scale", outlier_scale},
+                                    {"sink_strength", sink_strength}, {"rope_theta", rope_theta}}) {
+    if (!std::isfinite(value)) {
+      return Status::InvalidArgument(std::string("synthetic spec: ") + name + " must be finite, got " +
+                                     std::to_string(value));
+    }
+  }
   if (kind == SyntheticKind::kAttention) {
     if (dim % 2 != 0) return Status::InvalidArgument("attention data needs an even dim (RoPE pairs)");
     if (num_topics == 0) return Status::InvalidArgument("attention data needs num_topics >= 1");
