@@ -1,9 +1,12 @@
 #include "attention/cpu_dense_backend.h"
 
+#include "index/api_guard.h"
+
 namespace ra::attention {
 
 Status CpuDenseBackend::launch(const KvView& kv, const float* q, std::uint32_t num_q_heads,
                                std::span<const TokenRange> ranges, float scale, float* o, float* lse) {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(validate_kv(kv));
   if (num_q_heads % kv.k.num_heads != 0) {
     return Status::InvalidArgument("query heads must be a multiple of kv heads");
@@ -17,6 +20,7 @@ Status CpuDenseBackend::launch(const KvView& kv, const float* q, std::uint32_t n
                   scale, scratch_, o + static_cast<std::size_t>(h) * d, lse + h);
   }
   return Status::OK();
+  RA_API_CATCH("dense attention")
 }
 
 }  // namespace ra::attention

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <string>
 
+#include "index/api_guard.h"
 #include "index/threading.h"
 #include "simd/inner_product.h"
 
@@ -46,6 +47,7 @@ Status SparsityConfig::validate() const {
 
 Result<SparsityReport> attention_sparsity(const MatrixView& keys, const MatrixView& queries,
                                           const SparsityConfig& cfg) {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(cfg.validate());
   RA_RETURN_IF_ERROR(validate_keys_and_queries(keys, queries));
   if (cfg.causal && queries.rows > keys.rows) {
@@ -128,6 +130,7 @@ Result<SparsityReport> attention_sparsity(const MatrixView& keys, const MatrixVi
   for (std::size_t q = 0; q < nq; ++q)
     for (std::uint32_t c = 0; c < cfg.curve_points; ++c) out.curve_mass[c] += curve[q * cfg.curve_points + c] / qn;
   return out;
+  RA_API_CATCH("attention sparsity")
 }
 
 }  // namespace ra::attention

@@ -5,9 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "index/api_guard.h"
+
 namespace ra {
 
 Status write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& body) {
+  RA_API_TRY
   const std::string tmp = path + ".tmp";
   std::error_code ignored;
   {
@@ -29,6 +32,7 @@ Status write_file_atomically(const std::string& path, const std::function<void(s
     return Status::IoError(path + ": cannot rename the written file into place: " + ec.message());
   }
   return Status::OK();
+  RA_API_CATCH("write")
 }
 
 Status check_writable(const std::string& path) {

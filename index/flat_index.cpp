@@ -6,6 +6,7 @@
 #include <new>
 #include <string>
 
+#include "index/api_guard.h"
 #include "index/threading.h"
 #include "index/topk.h"
 #include "simd/inner_product.h"
@@ -21,21 +22,26 @@ constexpr std::size_t kKeyBlock = 1024;
 }  // namespace
 
 Result<FlatIndex> FlatIndex::over(const MatrixView& keys) {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(validate_matrix(keys, "keys"));
   FlatIndex index;
   index.keys_ = keys;
   return index;
+  RA_API_CATCH("flat index")
 }
 
 Result<FlatIndex> FlatIndex::owning(Matrix keys) {
+  RA_API_TRY
   auto owned = std::make_shared<const Matrix>(std::move(keys));
   RA_ASSIGN_OR_RETURN(FlatIndex index, over(owned->view()));
   index.owned_ = std::move(owned);
   return index;
+  RA_API_CATCH("flat index")
 }
 
 Status FlatIndex::search(const MatrixView& queries, const SearchParams& p,
                          SearchResults* out) const {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
   if (queries.dim != dim()) {
     return Status::InvalidArgument("queries have dimension " + std::to_string(queries.dim) +
@@ -106,6 +112,7 @@ Status FlatIndex::search(const MatrixView& queries, const SearchParams& p,
                                      " queries x k = " + std::to_string(k));
   }
   return Status::OK();
+  RA_API_CATCH("flat search")
 }
 
 }  // namespace ra

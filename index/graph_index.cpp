@@ -8,9 +8,11 @@
 #include <cstring>
 #include <limits>
 
+#include "index/api_guard.h"
 #include "index/beam_search.h"
 #include "index/graph_build/connectivity.h"
 #include "index/graph_build/insert.h"
+#include "index/graph_build/link.h"
 #include "index/graph_build/projection.h"
 #include "index/graph_build/prune.h"
 #include "index/graph_build/query_knn.h"
@@ -93,6 +95,7 @@ NodeId choose_entry(const MatrixView& keys, const MatrixView& train_queries) {
   return static_cast<NodeId>(std::max_element(scores.begin(), scores.end()) - scores.begin());
 }
 
+GraphIndex::GraphIndex() = default;
 GraphIndex::~GraphIndex() = default;
 
 Result<std::unique_ptr<GraphIndex>> GraphIndex::assemble(const MatrixView& keys, KeyOwnership own,
@@ -125,54 +128,50 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
                                                       const MatrixView& train_queries,
                                                       const BuildConfig& cfg, KeyOwnership ownership,
                                                       BuildReport* report) {
-  try {
-    const auto t0 = Clock::now();
-    RA_RETURN_IF_ERROR(validate_f32_matrix(train_queries, "training queries"));
-    if (train_queries.dim != keys.dim) {
-      return Status::InvalidArgument("training queries have dimension " +
-                                     std::to_string(train_queries.dim) + ", the keys " +
-                                     std::to_string(keys.dim));
-    }
-    RA_ASSIGN_OR_RETURN(auto idx, assemble(keys, ownership, cfg));
-    const auto kq = static_cast<std::uint32_t>(std::min<std::size_t>(cfg.query_knn, keys.rows));
-    BuildReport local;
-    std::vector<NodeId> knn;
-    cfg.report_progress("training-query kNN");
-    if (cfg.knn_mode == KnnMode::kExact || train_queries.rows < 2) {
-      RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, train_queries, kq, cfg.num_threads, &knn));
-    } else {
-      RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, kq, cfg, &knn, &local.knn_recall));
-    }
-    RA_RETURN_IF_ERROR(idx->link_from_knn(knn, kq, choose_entry(idx->keys_, train_queries), &local));
-    local.knn_s = seconds_since(t0) - local.projection_s - local.reverse_s - local.connectivity_s;
-    local.total_s = seconds_since(t0);
-    if (report != nullptr) *report = local;
-    return idx;
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("graph build: out of memory");
+  RA_API_TRY
+  const auto t0 = Clock::now();
+  RA_RETURN_IF_ERROR(validate_f32_matrix(train_queries, "training queries"));
+  if (train_queries.dim != keys.dim) {
+    return Status::InvalidArgument("training queries have dimension " +
+                                   std::to_string(train_queries.dim) + ", the keys " +
+                                   std::to_string(keys.dim));
   }
+  RA_ASSIGN_OR_RETURN(auto idx, assemble(keys, ownership, cfg));
+  const auto kq = static_cast<std::uint32_t>(std::min<std::size_t>(cfg.query_knn, keys.rows));
+  BuildReport local;
+  std::vector<NodeId> knn;
+  cfg.report_progress("training-query kNN");
+  if (cfg.knn_mode == KnnMode::kExact || train_queries.rows < 2) {
+    RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, train_queries, kq, cfg.num_threads, &knn));
+  } else {
+    RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, kq, cfg, &knn, &local.knn_recall));
+  }
+  RA_RETURN_IF_ERROR(idx->link_from_knn(knn, kq, choose_entry(idx->keys_, train_queries), &local));
+  local.knn_s = seconds_since(t0) - local.projection_s - local.reverse_s - local.connectivity_s;
+  local.total_s = seconds_since(t0);
+  if (report != nullptr) *report = local;
+  return idx;
+  RA_API_CATCH("graph build")
 }
 
 Result<std::unique_ptr<GraphIndex>> GraphIndex::build_from_knn(
     const MatrixView& keys, std::span<const NodeId> knn, std::size_t knn_k, NodeId entry_hint,
     const BuildConfig& cfg, KeyOwnership ownership, BuildReport* report) {
-  try {
-    RA_ASSIGN_OR_RETURN(auto idx, assemble(keys, ownership, cfg));
-    const std::size_t n = keys.rows;
-    if (knn_k == 0 || knn.size() % knn_k != 0 || knn.empty()) {
-      return Status::InvalidArgument("the kNN must be a non-empty num_train x knn_k block");
-    }
-    for (NodeId id : knn) {
-      if (id >= n) return Status::InvalidArgument("kNN id " + std::to_string(id) + " >= n");
-    }
-    if (entry_hint >= n) return Status::InvalidArgument("entry point out of range");
-    BuildReport local;
-    RA_RETURN_IF_ERROR(idx->link_from_knn(knn, knn_k, entry_hint, &local));
-    if (report != nullptr) *report = local;
-    return idx;
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("graph build: out of memory");
+  RA_API_TRY
+  RA_ASSIGN_OR_RETURN(auto idx, assemble(keys, ownership, cfg));
+  const std::size_t n = keys.rows;
+  if (knn_k == 0 || knn.size() % knn_k != 0 || knn.empty()) {
+    return Status::InvalidArgument("the kNN must be a non-empty num_train x knn_k block");
   }
+  for (NodeId id : knn) {
+    if (id >= n) return Status::InvalidArgument("kNN id " + std::to_string(id) + " >= n");
+  }
+  if (entry_hint >= n) return Status::InvalidArgument("entry point out of range");
+  BuildReport local;
+  RA_RETURN_IF_ERROR(idx->link_from_knn(knn, knn_k, entry_hint, &local));
+  if (report != nullptr) *report = local;
+  return idx;
+  RA_API_CATCH("graph build")
 }
 
 Status GraphIndex::link_from_knn(std::span<const NodeId> knn, std::size_t knn_k, NodeId entry,
@@ -218,7 +217,9 @@ Status GraphIndex::link_from_knn(std::span<const NodeId> knn, std::size_t knn_k,
 
 std::uint64_t GraphIndex::memory_bytes() const noexcept {
   return graph_.slots().size() * sizeof(NodeId) + graph_.degrees().size() * sizeof(std::uint32_t) +
-         storage_.size() + size() * sizeof(float);  // + the pruner's key.mean products
+         storage_.size() + size() * sizeof(float) +  // + the pruner's key.mean products
+         (link_state_ ? link_state_->indegree.size() * (sizeof(std::uint32_t) + sizeof(NodeId))
+                      : 0);  // + insertion's state (in-degree, parent), once keys were inserted
 }
 
 SearchContext GraphIndex::make_context() const {
@@ -232,54 +233,51 @@ SearchContext GraphIndex::make_context() const {
 
 Status GraphIndex::search_one(const float* query, const SearchParams& p, SearchContext& ctx,
                               Label* ids, float* scores, SearchStats* stats) const {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(p.validate(size()));
   RA_RETURN_IF_ERROR(check_query_row(query, dim()));
   SearchScratch& s = ctx.scratch();
-  try {
-    beam_search(graph_, keys_, query, entries_, p.beam, s, stats);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("search context: out of memory");
-  }
+  beam_search(graph_, keys_, query, entries_, p.beam, s, stats);
   const std::size_t found = std::min<std::size_t>(p.k, s.pool.size());
   for (std::size_t i = 0; i < p.k; ++i) {
     ids[i] = i < found ? static_cast<Label>(s.pool[i].id) : kNoLabel;
     scores[i] = i < found ? s.pool[i].score : -std::numeric_limits<float>::infinity();
   }
   return Status::OK();
+  RA_API_CATCH("search")
 }
 
 Status GraphIndex::search(const MatrixView& queries, const SearchParams& p, SearchResults* out,
                           std::vector<SearchStats>* stats) const {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(p.validate(size()));
   RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
   if (queries.dim != dim()) {
     return Status::InvalidArgument("queries have dimension " + std::to_string(queries.dim) +
                                    ", the index " + std::to_string(dim()));
   }
-  try {
-    const int threads = resolve_threads(p.num_threads);
-    out->num_queries = queries.rows;
-    out->k = p.k;
-    out->ids.assign(queries.rows * p.k, kNoLabel);
-    out->scores.assign(queries.rows * p.k, 0.0f);
-    if (stats != nullptr) stats->assign(queries.rows, SearchStats{});
-    std::vector<SearchContext> contexts;
-    for (int t = 0; t < threads; ++t) contexts.push_back(make_context());
+  const int threads = resolve_threads(p.num_threads);
+  out->num_queries = queries.rows;
+  out->k = p.k;
+  out->ids.assign(queries.rows * p.k, kNoLabel);
+  out->scores.assign(queries.rows * p.k, 0.0f);
+  if (stats != nullptr) stats->assign(queries.rows, SearchStats{});
+  std::vector<SearchContext> contexts;
+  for (int t = 0; t < threads; ++t) contexts.push_back(make_context());
 #pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(queries.rows); ++i) {
-      const auto q = static_cast<std::size_t>(i);
-      // Cannot fail: parameters, shape and values were validated above.
-      (void)search_one(queries.f32_row(q), p, contexts[omp_get_thread_num()],
-                       out->ids.data() + q * p.k, out->scores.data() + q * p.k,
-                       stats ? &(*stats)[q] : nullptr);
-    }
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("batch search: out of memory");
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(queries.rows); ++i) {
+    const auto q = static_cast<std::size_t>(i);
+    // Cannot fail: parameters, shape and values were validated above.
+    (void)search_one(queries.f32_row(q), p, contexts[omp_get_thread_num()],
+                     out->ids.data() + q * p.k, out->scores.data() + q * p.k,
+                     stats ? &(*stats)[q] : nullptr);
   }
   return Status::OK();
+  RA_API_CATCH("batch search")
 }
 
 Status GraphIndex::append(const MatrixView& rows) {
+  RA_API_TRY
   if (!owns_keys_) return Status::InvalidArgument("append needs an owning index; use extend()");
   RA_RETURN_IF_ERROR(validate_matrix(rows, "appended keys"));
   if (rows.dim != dim()) return Status::InvalidArgument("appended keys have the wrong dimension");
@@ -297,9 +295,11 @@ Status GraphIndex::append(const MatrixView& rows) {
     return Status::ResourceExhausted("append: out of memory");
   }
   return link_new_keys(first);
+  RA_API_CATCH("append")
 }
 
 Status GraphIndex::extend(const MatrixView& all_keys) {
+  RA_API_TRY
   if (owns_keys_) return Status::InvalidArgument("extend needs a referencing index; use append()");
   if (all_keys.dim != dim() || all_keys.dtype != keys_.dtype) {
     return Status::InvalidArgument("extended keys must keep the dimension and dtype");
@@ -315,6 +315,7 @@ Status GraphIndex::extend(const MatrixView& all_keys) {
   keys_ = all_keys;  // also follows a buffer that moved
   pruner_->extend(keys_);
   return link_new_keys(first);
+  RA_API_CATCH("extend")
 }
 
 Status GraphIndex::link_new_keys(std::size_t first) {
@@ -322,13 +323,37 @@ Status GraphIndex::link_new_keys(std::size_t first) {
   if (last == first) return Status::OK();
   if (last > std::numeric_limits<NodeId>::max()) return Status::InvalidArgument("too many keys");
   try {
+    // In-degrees and the spanning tree are made once, at the first insertion, then kept current.
+    if (!link_state_ || link_state_->indegree.size() != first) {
+      link_state_ = std::make_unique<LinkState>(LinkState::of(graph_, entries_.front()));
+    }
     graph_.grow(last - first);
+    link_state_->indegree.resize(last, 0);
+    link_state_->parent.resize(last, kNoParent);
     pruner_->extend(keys_);
-    return insert_keys(keys_, *pruner_, entries_, cfg_.build_beam, resolve_threads(cfg_.num_threads),
-                       first, &graph_);
+    insert_keys(keys_, *pruner_, entries_, cfg_.build_beam, first, *link_state_, &graph_);
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("insert: out of memory");
   }
+  // Swaps can cut a rare key off (a cycle of in-edges); the full repair runs once the index
+  // has grown by a tenth since the last one, so its cost per inserted key stays constant.
+  inserted_since_repair_ += last - first;
+  if (inserted_since_repair_ * 10 >= last) return repair();
+  return Status::OK();
+}
+
+Status GraphIndex::repair() {
+  RA_API_TRY
+  RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
+                      repair_reachability(keys_, *pruner_, entries_, cfg_.build_beam,
+                                          resolve_threads(cfg_.num_threads), &graph_));
+  if (link_state_) *link_state_ = LinkState::of(graph_, entries_.front());
+  inserted_since_repair_ = 0;
+  if (conn.unreachable > 0) {
+    return Status::Internal("repair left " + std::to_string(conn.unreachable) + " keys unreachable");
+  }
+  return Status::OK();
+  RA_API_CATCH("repair")
 }
 
 }  // namespace ra

@@ -20,7 +20,8 @@
 
 namespace ra {
 
-class Pruner;  // internal: diversity pruning on centred keys
+class Pruner;       // internal: diversity pruning on centred keys
+struct LinkState;   // internal: in-degrees and spanning tree kept across insertions
 
 /// How the index holds its keys.
 enum class KeyOwnership : std::uint8_t {
@@ -74,15 +75,21 @@ class GraphIndex {
   Status search(const MatrixView& queries, const SearchParams& p, SearchResults* out,
                 std::vector<SearchStats>* stats = nullptr) const;
 
-  /// Owning index: adds `rows` as new keys, linked by search and pruning, searchable at once.
+  /// Owning index: adds `rows` as new keys, linked by search and pruning, searchable at once;
+  /// the amortised cost per key does not grow with the index (see repair()).
   Status append(const MatrixView& rows);
   /// Referencing index: the caller's keys grew to `all_keys` (same dim and dtype, as many or
   /// more rows, possibly moved); rows past the old size become new keys. With as many rows it
   /// only follows the buffer to its new place.
   Status extend(const MatrixView& all_keys);
+  /// Relinks keys that no search from the entry points reaches any more (a full-graph pass):
+  /// a cycle of edge swaps during insertion can, rarely, cut a key off. Insertion runs it
+  /// itself once the index has grown by 10% since the last repair (so its cost per inserted
+  /// key stays constant); call it to restore every key now. Needs exclusive access.
+  Status repair();
 
  private:
-  GraphIndex() = default;
+  GraphIndex();
   static Result<std::unique_ptr<GraphIndex>> assemble(const MatrixView& keys, KeyOwnership own,
                                                       const BuildConfig& cfg);
   /// Build steps 2-4 on an assembled index, from the training queries' kNN; fills *report.
@@ -97,6 +104,8 @@ class GraphIndex {
   Graph graph_;
   std::vector<NodeId> entries_;
   std::unique_ptr<Pruner> pruner_;
+  std::unique_ptr<LinkState> link_state_;  // insertion's state: null until the first insertion
+  std::size_t inserted_since_repair_ = 0;
 };
 
 /// The key that scores highest against the mean training query (f32, same dim as the keys): a

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "index/api_guard.h"
+
 namespace ra {
 
 void Matrix::Free::operator()(void* p) const noexcept { std::free(p); }
@@ -32,6 +34,7 @@ Result<Matrix> Matrix::zeros(std::size_t rows, std::size_t dim, DType dtype) {
 }
 
 Result<Matrix> Matrix::copy_of(const MatrixView& src, DType dtype) {
+  RA_API_TRY
   RA_ASSIGN_OR_RETURN(Matrix m, zeros(src.rows, src.dim, dtype));
   std::vector<float> row(src.dim);
   for (std::size_t i = 0; i < src.rows; ++i) {
@@ -43,6 +46,7 @@ Result<Matrix> Matrix::copy_of(const MatrixView& src, DType dtype) {
     }
   }
   return m;
+  RA_API_CATCH("matrix copy")
 }
 
 }  // namespace ra

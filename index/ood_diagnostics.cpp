@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "index/api_guard.h"
 #include "index/matrix.h"
 #include "simd/inner_product.h"
 
@@ -58,6 +59,7 @@ bool cholesky(std::vector<double>& a, std::size_t d) {
 }  // namespace
 
 Result<MahalanobisModel> MahalanobisModel::from_moments(std::vector<double> mean, std::vector<double> cov) {
+  RA_API_TRY
   const std::size_t d = mean.size();
   if (d == 0 || cov.size() != d * d) return Status::InvalidArgument("moments: covariance must be d x d");
   if (!cholesky(cov, d)) return Status::InvalidArgument("moments: covariance is not positive definite");
@@ -65,9 +67,11 @@ Result<MahalanobisModel> MahalanobisModel::from_moments(std::vector<double> mean
   m.mean_ = std::move(mean);
   m.chol_ = std::move(cov);
   return m;
+  RA_API_CATCH("Mahalanobis model")
 }
 
 Result<MahalanobisModel> MahalanobisModel::fit(const MatrixView& rows, double shrinkage) {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(validate_matrix(rows, "vectors"));
   const std::size_t n = rows.rows, d = rows.dim;
   if (n <= d) {
@@ -128,6 +132,7 @@ Result<MahalanobisModel> MahalanobisModel::fit(const MatrixView& rows, double sh
     cov[a * d + a] += shrinkage * (floor > 0 ? floor : 1.0);
   }
   return from_moments(std::move(mean), std::move(cov));
+  RA_API_CATCH("Mahalanobis fit")
 }
 
 double MahalanobisModel::distance(const float* x) const {
@@ -166,6 +171,7 @@ Status OodConfig::validate() const {
 }
 
 Result<OodReport> diagnose_ood(const MatrixView& keys, const MatrixView& queries, const OodConfig& cfg) {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(cfg.validate());
   RA_RETURN_IF_ERROR(validate_keys_and_queries(keys, queries));
   OodReport out;
@@ -201,6 +207,7 @@ Result<OodReport> diagnose_ood(const MatrixView& keys, const MatrixView& queries
   out.query_norm = summarize(norms(queries));
 
   return out;
+  RA_API_CATCH("OOD diagnostics")
 }
 
 }  // namespace ra

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "index/api_guard.h"
 #include "index/atomic_file.h"
 #include "index/checked_size.h"
 #include "index/crc32.h"
@@ -239,16 +240,20 @@ class GraphIndexSerializer {
 };
 
 Status GraphIndex::save(const std::string& path) const {
+  RA_API_TRY
   return GraphIndexSerializer::save(*this, path);
+  RA_API_CATCH("save")
 }
 
 Result<std::unique_ptr<GraphIndex>> GraphIndex::load(const std::string& path,
                                                      const MatrixView& external_keys) {
+  RA_API_TRY
   try {
     return GraphIndexSerializer::load(path, external_keys);
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted(path + ": out of memory while loading");
   }
+  RA_API_CATCH("load")
 }
 
 }  // namespace ra

@@ -12,6 +12,7 @@ std::string_view status_code_name(StatusCode code) noexcept {
     case StatusCode::kUnsupported: return "Unsupported";
     case StatusCode::kResourceExhausted: return "Resource exhausted";
     case StatusCode::kInternal: return "Internal error";
+    case StatusCode::kCancelled: return "Cancelled";
   }
   return "Unknown";
 }

@@ -17,6 +17,7 @@ enum class StatusCode : std::uint8_t {
   kUnsupported,
   kResourceExhausted,
   kInternal,
+  kCancelled,
 };
 
 std::string_view status_code_name(StatusCode code) noexcept;
@@ -36,6 +37,7 @@ class [[nodiscard]] Status {
     return {StatusCode::kResourceExhausted, std::move(m)};
   }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 
   bool ok() const noexcept { return rep_ == nullptr; }
   StatusCode code() const noexcept { return rep_ ? rep_->code : StatusCode::kOk; }

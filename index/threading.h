@@ -10,6 +10,7 @@
 #include <new>
 #include <string>
 
+#include "index/api_guard.h"
 #include "index/status.h"
 
 namespace ra {
@@ -34,12 +35,8 @@ class ParallelGuard {
     if (!failed_) return Status::OK();
     try {
       std::rethrow_exception(error_);
-    } catch (const std::bad_alloc&) {
-      return Status::ResourceExhausted(what + ": out of memory");
-    } catch (const std::exception& e) {
-      return Status::Internal(what + ": " + e.what());
     } catch (...) {
-      return Status::Internal(what + ": unknown error");
+      return status_of_current_exception(what);
     }
   }
 

@@ -4,9 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "index/api_guard.h"
+
 namespace ra {
 
 Status validate_matrix(const MatrixView& m, std::string_view what, bool check_finite) {
+  RA_API_TRY
   const std::string name(what);
   if (m.rows == 0) return Status::InvalidArgument(name + " is empty (0 rows)");
   if (m.dim == 0) return Status::InvalidArgument(name + " has dimension 0");
@@ -28,6 +31,7 @@ Status validate_matrix(const MatrixView& m, std::string_view what, bool check_fi
     }
   }
   return Status::OK();
+  RA_API_CATCH("validation")
 }
 
 Status validate_f32_matrix(const MatrixView& m, std::string_view what, bool check_finite) {
@@ -37,7 +41,6 @@ Status validate_f32_matrix(const MatrixView& m, std::string_view what, bool chec
   }
   return validate_matrix(m, what, check_finite);
 }
-
 
 Status validate_keys_and_queries(const MatrixView& keys, const MatrixView& queries) {
   RA_RETURN_IF_ERROR(validate_matrix(keys, "keys"));

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 
+#include "index/api_guard.h"
 #include "index/atomic_file.h"
 #include "index/checked_size.h"
 
@@ -166,6 +167,7 @@ struct Axis {
 
 Status parse_matrix_spec(const std::string& spec, std::string* path,
                          std::vector<SelectorItem>* items) {
+  RA_API_TRY
   items->clear();
   const auto open = spec.rfind('[');
   if (spec.empty() || spec.back() != ']' || open == std::string::npos) {
@@ -202,6 +204,7 @@ Status parse_matrix_spec(const std::string& spec, std::string* path,
     body.remove_prefix(comma + 1);
   }
   return Status::OK();
+  RA_API_CATCH("selector")
 }
 
 namespace {
@@ -295,6 +298,7 @@ Result<Tensor> read_selection(const std::string& spec, DType as) {
 }  // namespace
 
 Result<Matrix> read_matrix(const std::string& spec, DType as) {
+  RA_API_TRY
   RA_ASSIGN_OR_RETURN(Tensor t, read_selection(spec, as));
   if (t.shape.size() != 2) {
     std::string path;
@@ -305,6 +309,7 @@ Result<Matrix> read_matrix(const std::string& spec, DType as) {
                                    path + "[0,1]");
   }
   return std::move(t.data);
+  RA_API_CATCH("read")
 }
 
 Result<Tensor> read_tensor(const std::string& spec, DType as) { return read_selection(spec, as); }
@@ -312,11 +317,13 @@ Result<Tensor> read_tensor(const std::string& spec, DType as) { return read_sele
 namespace {
 
 Status check_u32_shape(const std::string& path, std::size_t rows, std::size_t cols) {
+  RA_API_TRY
   if (rows > std::numeric_limits<std::uint32_t>::max() ||
       cols > std::numeric_limits<std::uint32_t>::max()) {
     return Status::InvalidArgument(path + ": shape too large for a u32 header");
   }
   return Status::OK();
+  RA_API_CATCH("read")
 }
 
 void write_rows(std::ostream& out, const MatrixView& m, DType as) {
@@ -336,15 +343,18 @@ void write_rows(std::ostream& out, const MatrixView& m, DType as) {
 }  // namespace
 
 Status write_fbin(const std::string& path, const MatrixView& m) {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(check_u32_shape(path, m.rows, m.dim));
   return write_file_atomically(path, [&](std::ostream& out) {
     const std::uint32_t nd[2] = {static_cast<std::uint32_t>(m.rows), static_cast<std::uint32_t>(m.dim)};
     out.write(reinterpret_cast<const char*>(nd), sizeof(nd));
     write_rows(out, m, DType::kF32);
   });
+  RA_API_CATCH("write")
 }
 
 Status write_npy(const std::string& path, const MatrixView& m) {
+  RA_API_TRY
   if (m.dtype == DType::kBF16) {
     return Status::Unsupported(path + ": numpy has no bfloat16; convert to f32 or f16 first");
   }
@@ -363,6 +373,7 @@ Status write_npy(const std::string& path, const MatrixView& m) {
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     write_rows(out, m, m.dtype);
   });
+  RA_API_CATCH("write")
 }
 
 Status write_matrix(const std::string& path, const MatrixView& m) {
@@ -372,6 +383,7 @@ Status write_matrix(const std::string& path, const MatrixView& m) {
 }
 
 Result<IdMatrix> read_ibin(const std::string& path) {
+  RA_API_TRY
   RA_ASSIGN_OR_RETURN(const std::uint64_t size, file_size(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IoError(path + ": cannot open for reading");
@@ -390,9 +402,11 @@ Result<IdMatrix> read_ibin(const std::string& path) {
   }
   IdMatrix ids{nk[0], nk[1], std::vector<Label>(raw.begin(), raw.end())};
   return ids;
+  RA_API_CATCH("read")
 }
 
 Status write_ibin(const std::string& path, const Label* ids, std::size_t rows, std::size_t cols) {
+  RA_API_TRY
   RA_RETURN_IF_ERROR(check_u32_shape(path, rows, cols));
   std::vector<std::int32_t> raw(rows * cols);
   for (std::size_t i = 0; i < raw.size(); ++i) {
@@ -406,6 +420,7 @@ Status write_ibin(const std::string& path, const Label* ids, std::size_t rows, s
     out.write(reinterpret_cast<const char*>(nk), sizeof(nk));
     out.write(reinterpret_cast<const char*>(raw.data()), static_cast<std::streamsize>(raw.size() * 4));
   });
+  RA_API_CATCH("write")
 }
 
 }  // namespace ra

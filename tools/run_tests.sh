@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, checks that git sees every source file, builds (Release, CUDA when
 # nvcc is found) and runs every test; then builds again with AddressSanitizer +
-# UndefinedBehaviorSanitizer and runs the fast tests.
+# UndefinedBehaviorSanitizer and runs the fast tests, with ThreadSanitizer and runs the
+# concurrent paths (label tsan), and with clang + libFuzzer and fuzzes every file reader and the
+# index loader for FUZZ_SECONDS each (default 20).
 # GPU tests skip when no device is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,3 +20,11 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRA_SANITIZE=ON -DRA
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -j"$jobs" --output-on-failure -L fast
+
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRA_SANITIZE=thread -DRA_CUDA=OFF \
+      -DRA_BUILD_BENCH=OFF
+cmake --build build-tsan -j"$jobs" --target concurrency_test
+TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
+  ctest --test-dir build-tsan -j1 --output-on-failure -L tsan
+
+tools/run_fuzz.sh "${FUZZ_SECONDS:-20}"

@@ -1,19 +1,15 @@
 #include "index/graph_build/insert.h"
 
-#include <string>
 #include <vector>
 
 #include "index/beam_search.h"
-#include "index/graph_build/connectivity.h"
-#include "index/graph_build/link.h"
 
 namespace ra {
 
-Status insert_keys(const MatrixView& keys, const Pruner& pruner, std::span<const NodeId> entries,
-                   std::uint32_t beam, int num_threads, std::size_t first, Graph* graph) {
+void insert_keys(const MatrixView& keys, const Pruner& pruner, std::span<const NodeId> entries,
+                 std::uint32_t beam, std::size_t first, LinkState& state, Graph* graph) {
+  std::vector<std::uint32_t>& indegree = state.indegree;
   const std::size_t last = graph->size();
-  // In-degrees decide which edge a full key can give up without disconnecting anything.
-  std::vector<std::uint32_t> indegree = in_degrees(*graph);
   SearchScratch ctx(last);
   PruneScratch scratch;
   std::vector<NodeId> candidates, kept, list;
@@ -29,13 +25,13 @@ Status insert_keys(const MatrixView& keys, const Pruner& pruner, std::span<const
     }
     pruner.prune(u, candidates, scratch, &kept);
     graph->set_neighbors(u, kept);
-    for (NodeId w : kept) ++indegree[w];
     // Reverse edges: a key with a free slot takes u; a full one swaps u for its least similar
     // neighbour when u is more similar and that neighbour has other in-edges.
     bool linked = false;
     for (NodeId r : kept) {
       if (graph->add_neighbor(r, u)) {
         ++indegree[u];
+        if (!linked) state.parent[u] = r;
         linked = true;
         continue;
       }
@@ -44,7 +40,7 @@ Status insert_keys(const MatrixView& keys, const Pruner& pruner, std::span<const
       pruner.centred_scores(r, list, scratch, sim.data());
       std::size_t victim = list.size();
       for (std::size_t j = 0; j + 1 < list.size(); ++j) {
-        if (indegree[list[j]] >= 2 && sim[j] < sim.back() &&
+        if (state.removable(r, list[j]) && sim[j] < sim.back() &&
             (victim == list.size() || sim[j] < sim[victim])) {
           victim = j;
         }
@@ -55,16 +51,16 @@ Status insert_keys(const MatrixView& keys, const Pruner& pruner, std::span<const
       list.pop_back();
       graph->set_neighbors(r, list);
       ++indegree[u];
+      if (!linked) state.parent[u] = r;
       linked = true;
     }
-    if (!linked) link_in(u, candidates, indegree, graph);
+    if (!linked) linked = link_in(u, candidates, indegree, graph, &state.parent);
+    // u's out-edges count once u is reachable: an in-edge from an unreachable key keeps
+    // nothing reachable, so it must not make an edge look redundant.
+    if (linked) {
+      for (NodeId w : kept) ++indegree[w];
+    }
   }
-  RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
-                      repair_reachability(keys, pruner, entries, beam, num_threads, graph));
-  if (conn.unreachable > 0) {
-    return Status::Internal("insert left " + std::to_string(conn.unreachable) + " keys unreachable");
-  }
-  return Status::OK();
 }
 
 }  // namespace ra

@@ -6,16 +6,18 @@
 // A reachability repair closes the rare cycles that edge swaps can cut.
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "index/graph.h"
+#include "index/graph_build/link.h"
 #include "index/graph_build/prune.h"
-#include "index/result.h"
 
 namespace ra {
 
 /// Links nodes [first, graph->size()) of `graph` (already grown; `keys` and `pruner` cover
-/// them) into the graph. beam: the search beam per new key.
-Status insert_keys(const MatrixView& keys, const Pruner& pruner, std::span<const NodeId> entries,
-                   std::uint32_t beam, int num_threads, std::size_t first, Graph* graph);
+/// them) into the graph. beam: the search beam per new key. state: sized to the grown graph,
+/// updated.
+void insert_keys(const MatrixView& keys, const Pruner& pruner, std::span<const NodeId> entries,
+                 std::uint32_t beam, std::size_t first, LinkState& state, Graph* graph);
 
 }  // namespace ra

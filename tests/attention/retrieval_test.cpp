@@ -150,6 +150,9 @@ std::vector<HeadStep> replay(const HeadsView& k, const HeadsView& v, const Heads
     DecodeStats stats;
     DecodeTrace trace;
     EXPECT_TRUE((*decoder)->decode_step(kv, qs.data(), scale, o.data(), &stats, &trace).ok());
+    if ((*decoder)->pending(t + 1) >= cfg.merge_batch) {
+      EXPECT_TRUE((*decoder)->absorb(kv).ok());
+    }
     if (keys_scored != nullptr) *keys_scored += stats.keys_scored;
     for (std::uint32_t h = 0; h < H; ++h) {
       const float* qh = qs.data() + h * d;
@@ -163,14 +166,17 @@ std::vector<HeadStep> replay(const HeadsView& k, const HeadsView& v, const Heads
       attend_ranges(qh, kv.k.head(kvh), kv.v.head(kvh), statics, scale, scratch, o_static.data(), &lse_static);
       r.static_error = rel_err(o_static.data(), exact);
       const std::uint32_t rest_begin = trace.sinks.end, rest_end = trace.window.begin;
-      auto flat = FlatIndex::over(kv.k.head(kvh, rest_begin, rest_end));
-      EXPECT_TRUE(flat.ok());
-      SearchResults top;
-      EXPECT_TRUE(flat->search(MatrixView::f32(qh, 1, d), {std::min(cfg.top_k, rest_end - rest_begin)}, &top).ok());
-      std::vector<std::uint32_t> ids;
-      for (Label id : top.ids) ids.push_back(rest_begin + static_cast<std::uint32_t>(id));
-      attend_ids(qh, kv.k.head(kvh), kv.v.head(kvh), ids, scale, scratch, o_top.data(), &lse_top);
-      merge_attn_states(o_static.data(), &lse_static, o_top.data(), &lse_top, o_topk.data(), &lse, 1, d, d);
+      o_topk = o_static;
+      if (rest_end > rest_begin) {
+        auto flat = FlatIndex::over(kv.k.head(kvh, rest_begin, rest_end));
+        EXPECT_TRUE(flat.ok());
+        SearchResults top;
+        EXPECT_TRUE(flat->search(MatrixView::f32(qh, 1, d), {std::min(cfg.top_k, rest_end - rest_begin)}, &top).ok());
+        std::vector<std::uint32_t> ids;
+        for (Label id : top.ids) ids.push_back(rest_begin + static_cast<std::uint32_t>(id));
+        attend_ids(qh, kv.k.head(kvh), kv.v.head(kvh), ids, scale, scratch, o_top.data(), &lse_top);
+        merge_attn_states(o_static.data(), &lse_static, o_top.data(), &lse_top, o_topk.data(), &lse, 1, d, d);
+      }
       r.topk_error = rel_err(o_topk.data(), exact);
       out.push_back(std::move(r));
     }
@@ -274,6 +280,28 @@ TEST(RetrievalDecoder, RealAttentionStaysUnderTheStatedBound) {
   EXPECT_LT(mean_of(r, &HeadStep::retrieval_error), 0.1 * mean_of(r, &HeadStep::static_error));
 }
 
+TEST(RetrievalDecoder, ShortPromptStartsWithoutIndexesThatAbsorbBuilds) {
+  // 12 prompt tokens, fewer than 4 sinks + 16 window: every step attends exactly until the
+  // first absorb builds the indexes from the tokens that left the window.
+  const Sequence s(2, 4, 200, 16);
+  RetrievalConfig cfg = small_config(400);
+  const auto r = replay(s.keys(), s.values(), s.queries(), 12, 188, cfg);
+  ASSERT_EQ(r.size(), 188u * 4);
+  EXPECT_LT(max_of(r, &HeadStep::retrieval_error), 1e-5);
+  KvView kv{s.keys(), s.values()};
+  kv.k.num_tokens = kv.v.num_tokens = 12;
+  HeadsView q = s.queries();
+  q.num_tokens = 12;
+  auto dec = RetrievalDecoder::build(kv, q, cfg);
+  ASSERT_TRUE(dec.ok());
+  EXPECT_EQ((*dec)->index_bytes(), 0u);
+  kv.k.num_tokens = kv.v.num_tokens = 200;
+  EXPECT_EQ((*dec)->pending(200), 200u - 16u - 4u);
+  ASSERT_TRUE((*dec)->absorb(kv).ok());
+  EXPECT_GT((*dec)->index_bytes(), 0u);
+  EXPECT_EQ((*dec)->indexed_end(), 200u - 16u);
+}
+
 TEST(RetrievalDecoder, BadShapesAreErrors) {
   const Sequence s(2, 6, 100, 8);
   const KvView kv{s.keys(), s.values()};
@@ -284,7 +312,8 @@ TEST(RetrievalDecoder, BadShapesAreErrors) {
   HeadsView short_prefill = s.queries();
   KvView tiny = kv;
   tiny.k.num_tokens = tiny.v.num_tokens = 20;  // 4 sinks + 16 window leave nothing
-  EXPECT_EQ(RetrievalDecoder::build(tiny, short_prefill, small_config(8)).status().code(), StatusCode::kInvalidArgument);
+  // A prefill no longer than the static set is no error: the indexes start empty.
+  EXPECT_TRUE(RetrievalDecoder::build(tiny, short_prefill, small_config(8)).ok());
   KvView mismatched = kv;
   mismatched.v.head_dim = 4;
   EXPECT_EQ(RetrievalDecoder::build(mismatched, s.queries(), small_config(8)).status().code(), StatusCode::kInvalidArgument);

@@ -113,6 +113,12 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
     t0 = Clock::now();
     RA_RETURN_IF_ERROR(decoder->decode_step(kv, q.data(), scale, o_ret.data(), &st, &trace));
     retr.ms += ms_since(t0);
+    if (const std::uint32_t waiting = decoder->pending(len); waiting >= cfg.retrieval.merge_batch) {
+      t0 = Clock::now();
+      RA_RETURN_IF_ERROR(decoder->absorb(kv));
+      result.absorb_ms += ms_since(t0);
+      result.absorbed_tokens += waiting;
+    }
     // Static set only, and static + exact top-k over the rest (a full scan).
     const TokenRange statics[2] = {trace.sinks, trace.window};
     t0 = Clock::now();

@@ -35,6 +35,9 @@ struct DecodeEvalResult {
   std::uint32_t steps = 0, tokens = 0, q_heads = 0, kv_heads = 0, head_dim = 0;
   double build_s = 0;
   std::uint64_t index_bytes = 0;
+  // Absorbs run between steps, when merge_batch tokens have left the window (not in latency).
+  std::uint64_t absorbed_tokens = 0;
+  double absorb_ms = 0;  // in all
   std::vector<MethodResult> methods;  // full, static, topk_exact, retrieval
 };
 

@@ -46,7 +46,7 @@ Runner add_decode(CLI::App& app) {
   cmd->add_option("--sharing", o->sharing, "One index per kv head (pooled queries) or per query head")
       ->check(CLI::IsMember({"kv", "query"}))
       ->capture_default_str();
-  cmd->add_option("--merge-batch", o->cfg.retrieval.merge_batch, "Evicted tokens scanned before insertion")
+  cmd->add_option("--merge-batch", o->cfg.retrieval.merge_batch, "Tokens that left the window before an absorb into the indexes")
       ->capture_default_str();
   cmd->add_option("--max-train", o->cfg.retrieval.max_train_queries, "Training queries per index (0: all)")
       ->capture_default_str();
@@ -94,6 +94,11 @@ Runner add_decode(CLI::App& app) {
                  tools::format("%.3f", m.latency_ms_mean)});
     }
     std::printf("%s", t.render().c_str());
+    if (r->absorbed_tokens > 0) {
+      std::printf("absorbed %llu tokens into the indexes between steps, %.1f us per token\n",
+                  static_cast<unsigned long long>(r->absorbed_tokens),
+                  1000.0 * r->absorb_ms / static_cast<double>(r->absorbed_tokens));
+    }
     if (!o->json.empty()) {
       nlohmann::json j = {{"steps", r->steps}, {"tokens", r->tokens},
                           {"settings", {{"prefill", o->cfg.prefill}, {"sink", rc.static_set.num_sink},
@@ -101,6 +106,7 @@ Runner add_decode(CLI::App& app) {
                                         {"sharing", o->sharing}, {"dtype", o->dtype}, {"kv_heads", r->kv_heads},
                                         {"q_heads", r->q_heads}, {"head_dim", r->head_dim},
                                         {"index_bytes", r->index_bytes}, {"build_s", r->build_s}}},
+                          {"absorbed_tokens", r->absorbed_tokens}, {"absorb_ms", r->absorb_ms},
                           {"methods", nlohmann::json::array()}};
       for (const auto& m : r->methods) {
         j["methods"].push_back({{"name", m.name}, {"rel_error_mean", m.rel_error_mean},

@@ -1,0 +1,32 @@
+#pragma once
+// Configuration of retrieval attention for one layer (RetrievalLayer, RetrievalDecoder).
+#include <cstdint>
+
+#include "kv_view.h"
+#include "../index/build_config.h"
+#include "../index/result.h"
+#include "../index/search.h"
+
+namespace ra::attention {
+
+enum class IndexSharing : std::uint8_t {
+  kPerKvHead,     // one index per KV head, guided by all its query heads' prefill queries
+  kPerQueryHead,  // one index per query head (the published design)
+};
+
+struct RetrievalConfig {
+  SinkWindow static_set;
+  std::uint32_t top_k = 100;               // keys retrieved per query head and step
+  std::uint32_t beam = 320;                // search beam (raised to top_k if smaller)
+  IndexSharing sharing = IndexSharing::kPerKvHead;
+  std::uint32_t max_train_queries = 16384;  // per index: evenly spaced prefill queries (0: all)
+  std::uint32_t merge_batch = 256;         // RetrievalDecoder: tail tokens that trigger an absorb
+  std::uint32_t num_threads = 0;           // own task arena of this size (0: the shared arena)
+  std::uint32_t query_history = 4096;      // per sequence: recent decode queries kept to guide
+                                           // the index built by the first absorb (no prefill index)
+  BuildConfig build;
+
+  Status validate() const;
+};
+
+}  // namespace ra::attention
