@@ -22,6 +22,7 @@ Runner add_build(CLI::App& app);
 Runner add_query(CLI::App& app);
 Runner add_diag(CLI::App& app);
 Runner add_decode(CLI::App& app);
+Runner add_generate(CLI::App& app);
 /// `ra bench mips`: registers under the name "bench".
 Runner add_bench(CLI::App& app);
 

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   runners["query"] = ra::cli::add_query(app);
   runners["diag"] = ra::cli::add_diag(app);
   runners["decode"] = ra::cli::add_decode(app);
+  runners["generate"] = ra::cli::add_generate(app);
   runners["bench"] = ra::cli::add_bench(app);
   runners["demo"] = ra::cli::add_demo(app);
   ra::cli::refuse_negative_counts(&app);
