@@ -5,13 +5,16 @@
 //             token, index build time per head
 //   sharing   one index per KV head (pooled queries) vs one per query head: error, recall of the
 //             attention mass, memory and build time, on synthetic data and on stories260K
+//   absorb    insertion cost per token against the index size (16K to 256K keys)
 // Usage: bench_decode [--part all|contexts|sharing] [--contexts 16384,...] [--steps 64]
 //                     [--query-gain G] [--data DIR]
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 
+#include "index/graph_index.h"
 #include "index/vector_io.h"
 #include "tools/eval/decode_eval.h"
 #include "tools/synthetic/synthetic.h"
@@ -137,6 +140,50 @@ int sharing(const std::string& dir, double query_gain) {
   return 0;
 }
 
+// Insertion cost against the index size: an index over n keys of a synthetic head (f16, dim
+// 128) takes 256 keys (the first insertion, which also builds insertion's state once), then
+// `batches` x 256 more, timed, as RetrievalLayer::absorb does; then one full repair pass is
+// timed, the pass insertion runs after every 10% of growth, to give the amortised cost.
+int absorb_cost(const std::vector<std::uint32_t>& sizes, std::uint32_t batches) {
+  std::printf("== insertion cost by index size: 1 KV head, dim 128, f16 keys, %u batches of 256 tokens\n", batches);
+  tools::Table t({"index keys", "build s", "first batch ms", "insert us/token", "repair pass ms",
+                  "amortised us/token"});
+  for (std::uint32_t n : sizes) {
+    const std::uint32_t extra = 256 * (batches + 1);
+    auto layer = make_layer(n + extra, 1, 1, 1.5);
+    if (!layer.ok()) return fail(layer.status());
+    const MatrixView keys = layer->k.head(0), queries = layer->q.head(0, 0, n);
+    const std::size_t train = std::min<std::size_t>(n, std::max<std::size_t>(g_min_train, static_cast<std::size_t>(g_train_fraction * n)));
+    auto q = Matrix::zeros(train, 128);
+    if (!q.ok()) return fail(q.status());
+    for (std::size_t i = 0; i < train; ++i) std::copy_n(queries.f32_row(i * n / train), 128, q->f32_row(i));
+    BuildConfig cfg;
+    cfg.knn_mode = g_knn;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto index = GraphIndex::build(keys.slice_rows(0, n), q->view(), cfg, KeyOwnership::kReference);
+    if (!index.ok()) return fail(index.status());
+    const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // The first insertion also counts in-degrees and the spanning tree (once per index).
+    const auto t1 = std::chrono::steady_clock::now();
+    if (Status st = (*index)->extend(keys.slice_rows(0, n + 256)); !st.ok()) return fail(st);
+    const double first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+    const auto t3 = std::chrono::steady_clock::now();
+    for (std::uint32_t b = 2; b <= batches + 1; ++b) {
+      if (Status st = (*index)->extend(keys.slice_rows(0, n + 256 * b)); !st.ok()) return fail(st);
+    }
+    const double insert_us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t3).count() / (256.0 * batches);
+    const auto t2 = std::chrono::steady_clock::now();
+    if (Status st = (*index)->repair(); !st.ok()) return fail(st);
+    const double repair_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t2).count();
+    t.add_row({std::to_string(n), format("%.1f", build_s), format("%.1f", first_ms), format("%.1f", insert_us),
+               format("%.1f", repair_ms),
+               format("%.1f", insert_us + 1000.0 * repair_ms / (0.1 * n))});
+  }
+  std::printf("%s", t.render().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,7 +192,9 @@ int main(int argc, char** argv) {
   std::vector<std::uint32_t> sizes = {16384, 32768, 65536, 131072, 262144, 524288, 1048576};
   std::uint32_t steps = 64;
   double query_gain = 1.5;
-  app.add_option("--part", part)->check(CLI::IsMember({"all", "contexts", "sharing"}));
+  app.add_option("--part", part)->check(CLI::IsMember({"all", "contexts", "sharing", "absorb"}));
+  std::vector<std::uint32_t> absorb_sizes = {16384, 65536, 262144};
+  app.add_option("--absorb-sizes", absorb_sizes, "Index sizes of --part absorb")->delimiter(',');
   app.add_option("--contexts", sizes)->delimiter(',');
   app.add_option("--steps", steps)->capture_default_str();
   app.add_option("--query-gain", query_gain, "Synthetic query scale (1.5: a sparse head)")->capture_default_str();
@@ -161,5 +210,6 @@ int main(int argc, char** argv) {
   int rc = 0;
   if (part == "all" || part == "sharing") rc |= sharing(data, query_gain);
   if (part == "all" || part == "contexts") rc |= contexts(sizes, steps, query_gain);
+  if (part == "all" || part == "absorb") rc |= absorb_cost(absorb_sizes, 4);
   return rc;
 }
