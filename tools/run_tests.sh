@@ -3,7 +3,8 @@
 # nvcc is found) and runs every test; then builds again with AddressSanitizer +
 # UndefinedBehaviorSanitizer and runs the fast tests, with ThreadSanitizer and runs the
 # concurrent paths (label tsan), and with clang + libFuzzer and fuzzes every file reader and the
-# index loader for FUZZ_SECONDS each (default 20).
+# index loader for FUZZ_SECONDS each (default 20); last, installs the Python package
+# (pip install .) and runs its tests against the ra program built first.
 # GPU tests skip when no device is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +29,7 @@ TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir build-tsan -j1 --output-on-failure -L tsan
 
 tools/run_fuzz.sh "${FUZZ_SECONDS:-20}"
+
+python3 -m pip install -q --disable-pip-version-check pytest numpy
+python3 -m pip install -q --disable-pip-version-check .
+RA_BIN="$PWD/build/tools/ra" python3 -m pytest -q tests/python

@@ -6,19 +6,28 @@
 //   sharing   one index per KV head (pooled queries) vs one per query head: error, recall of the
 //             attention mass, memory and build time, on synthetic data and on stories260K
 //   absorb    insertion cost per token against the index size (16K to 256K keys)
+//   batch     decode throughput of a batch of 1, 4, 16 sequences through RetrievalLayer, every
+//             layer of a synthetic 8-KV-head x 4-group model, against the exact top-k
 // Usage: bench_decode [--part all|contexts|sharing] [--contexts 16384,...] [--steps 64]
 //                     [--query-gain G] [--data DIR]
 #include <CLI/CLI.hpp>
+#include <oneapi/tbb/parallel_for.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
+#include "attention/dense_attention.h"
+#include "attention/retrieval_layer.h"
 #include "index/graph_index.h"
+#include "index/topk.h"
 #include "index/vector_io.h"
+#include "simd/inner_product.h"
 #include "tools/eval/decode_eval.h"
-#include "tools/synthetic/synthetic.h"
 #include "tools/report/table.h"
+#include "tools/synthetic/synthetic.h"
 
 namespace {
 
@@ -184,6 +193,105 @@ int absorb_cost(const std::vector<std::uint32_t>& sizes, std::uint32_t batches) 
   return 0;
 }
 
+// Decode throughput of a batch of sequences through RetrievalLayer (one per transformer layer),
+// against the exact top-k of every (sequence, head) in the same run, both on the same TBB
+// threads. A synthetic model of `layers` layers x 8 KV heads x 4 query heads, dim 128, f16 KV,
+// every sequence `context` tokens (its own indexes; the caches of a layer share one synthetic
+// head set, which changes nothing for the timing). Time per step is every layer's attention.
+int batch_throughput(std::uint32_t context, std::uint32_t layers, const std::vector<std::uint32_t>& batches,
+                     std::uint32_t steps) {
+  constexpr std::uint32_t kKv = 8, kGroup = 4, kQ = kKv * kGroup, kD = 128;
+  std::printf("== decode throughput: %u layers x %u KV heads x %u query heads, dim 128, f16 KV, %u tokens per "
+              "sequence, top-100, beam %u, sink 4 + window 64; %u steps\n",
+              layers, kKv, kQ, context, g_beam, steps);
+  std::vector<Layer> data;
+  for (std::uint32_t l = 0; l < layers; ++l) {
+    auto layer = make_layer(context + steps * static_cast<std::uint32_t>(batches.size()), kKv, kGroup, 1.5);
+    if (!layer.ok()) return fail(layer.status());
+    data.push_back(std::move(*layer));
+  }
+  const std::uint32_t max_batch = *std::max_element(batches.begin(), batches.end());
+  attention::RetrievalConfig cfg;
+  cfg.beam = g_beam;
+  cfg.max_train_queries = std::max(g_min_train, static_cast<std::uint32_t>(g_train_fraction * context));
+  cfg.build.knn_mode = g_knn;
+  std::vector<std::unique_ptr<attention::RetrievalLayer>> model;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::uint32_t l = 0; l < layers; ++l) {
+    auto layer = attention::RetrievalLayer::create(kQ, kKv, kD, DType::kF16, cfg);
+    if (!layer.ok()) return fail(layer.status());
+    attention::KvView kv{data[l].k, data[l].v};
+    kv.k.num_tokens = kv.v.num_tokens = context;
+    attention::HeadsView q = data[l].q;
+    q.num_tokens = context;
+    for (std::uint32_t s = 0; s < max_batch; ++s) {
+      std::fprintf(stderr, "bench_decode: building layer %u sequence %u\n", l, s);
+      if (Status st = (*layer)->add_sequence(s, kv, q); !st.ok()) return fail(st);
+    }
+    model.push_back(std::move(*layer));
+  }
+  const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  tools::Table t({"batch", "retrieval tokens/s", "exact top-k tokens/s", "speedup", "ms/step retrieval",
+                  "ms/step top-k", "index MiB"});
+  const float scale = 1.0f / std::sqrt(128.0f);
+  std::uint32_t done = 0;  // steps taken so far: caches only grow, so each batch size goes on from there
+  for (std::uint32_t b : batches) {
+    double ret_ms = 0, top_ms = 0;
+    std::vector<float> o(static_cast<std::size_t>(b) * kQ * kD), lse(static_cast<std::size_t>(b) * kQ);
+    for (std::uint32_t step = 0; step < steps; ++step) {
+      const std::uint32_t T = context + done + step + 1;
+      for (std::uint32_t l = 0; l < layers; ++l) {
+        attention::KvView kv{data[l].k, data[l].v};
+        kv.k.num_tokens = kv.v.num_tokens = T;
+        const float* q = data[l].q.head(0, T - 1, T).f32_row(0);
+        const std::int64_t qs = data[l].q.head_stride;
+        std::vector<attention::SequenceQuery> batch;
+        for (std::uint32_t s = 0; s < b; ++s) {
+          batch.push_back({s, kv, q, qs, o.data() + s * kQ * kD, kD, lse.data() + s * kQ});
+        }
+        auto t1 = std::chrono::steady_clock::now();
+        if (Status st = model[l]->attend(batch, scale, attention::Coverage::kAll); !st.ok()) return fail(st);
+        ret_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+        // The exact top-k: for each (sequence, head), score every key, keep the best 100, attend.
+        t1 = std::chrono::steady_clock::now();
+        tbb::parallel_for(std::uint32_t{0}, b * kQ, [&](std::uint32_t w) {
+          thread_local std::vector<float> scores;
+          thread_local attention::AttendScratch scratch;
+          thread_local TopK heap;
+          thread_local std::vector<Label> ids(100);
+          thread_local std::vector<float> top_scores(100);
+          thread_local std::vector<std::uint32_t> tokens;
+          const std::uint32_t h = w % kQ, kvh = h / kGroup;
+          const float* qh = q + h * qs;
+          const MatrixView keys = kv.k.head(kvh), values = kv.v.head(kvh);
+          scores.resize(T);
+          simd::dot_rows(qh, keys.data, keys.dtype, keys.stride, T, kD, scores.data());
+          heap.reset(100);
+          heap.push_all(scores.data() + 4, T - 4 - 64, 4);
+          heap.extract(ids.data(), top_scores.data());
+          tokens.assign(ids.begin(), ids.end());
+          for (std::uint32_t j = T - 64; j < T; ++j) tokens.push_back(j);
+          for (std::uint32_t j = 0; j < 4; ++j) tokens.push_back(j);
+          float* out = o.data() + static_cast<std::size_t>(w) * kD;
+          attention::attend_ids(qh, keys, values, tokens, scale, scratch, out, &lse[w]);
+        });
+        top_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+      }
+    }
+    done += steps;
+    std::uint64_t bytes = 0;
+    for (auto& layer : model) {
+      for (std::uint32_t s = 0; s < b; ++s) bytes += layer->index_bytes(s).value();
+    }
+    const double steps_d = steps;
+    t.add_row({std::to_string(b), format("%.0f", 1000.0 * b * steps_d / ret_ms), format("%.0f", 1000.0 * b * steps_d / top_ms),
+               format("%.1fx", top_ms / ret_ms), format("%.2f", ret_ms / steps_d), format("%.2f", top_ms / steps_d),
+               format("%.0f", static_cast<double>(bytes) / (1 << 20))});
+  }
+  std::printf("%s(index build for %u layers x %u sequences: %.0f s)\n", t.render().c_str(), layers, max_batch, build_s);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -192,7 +300,12 @@ int main(int argc, char** argv) {
   std::vector<std::uint32_t> sizes = {16384, 32768, 65536, 131072, 262144, 524288, 1048576};
   std::uint32_t steps = 64;
   double query_gain = 1.5;
-  app.add_option("--part", part)->check(CLI::IsMember({"all", "contexts", "sharing", "absorb"}));
+  app.add_option("--part", part)->check(CLI::IsMember({"all", "contexts", "sharing", "absorb", "batch"}));
+  std::uint32_t batch_context = 8192, batch_layers = 2;
+  std::vector<std::uint32_t> batch_sizes = {1, 4, 16};
+  app.add_option("--batch-context", batch_context, "Tokens per sequence of --part batch")->capture_default_str();
+  app.add_option("--batch-layers", batch_layers, "Layers of --part batch")->capture_default_str();
+  app.add_option("--batch-sizes", batch_sizes, "Batch sizes of --part batch")->delimiter(',');
   std::vector<std::uint32_t> absorb_sizes = {16384, 65536, 262144};
   app.add_option("--absorb-sizes", absorb_sizes, "Index sizes of --part absorb")->delimiter(',');
   app.add_option("--contexts", sizes)->delimiter(',');
@@ -211,5 +324,6 @@ int main(int argc, char** argv) {
   if (part == "all" || part == "sharing") rc |= sharing(data, query_gain);
   if (part == "all" || part == "contexts") rc |= contexts(sizes, steps, query_gain);
   if (part == "all" || part == "absorb") rc |= absorb_cost(absorb_sizes, 4);
+  if (part == "all" || part == "batch") rc |= batch_throughput(batch_context, batch_layers, batch_sizes, 16);
   return rc;
 }
