@@ -4,6 +4,7 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -109,13 +110,18 @@ struct RetrievalLayer::Impl {
                                                                  const HeadsView& queries, BuildCallback progress,
                                                                  void* user) const {
     std::vector<std::unique_ptr<GraphIndex>> out;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::uint64_t bytes = 0;
     for (std::size_t i = 0; i < num_indexes(); ++i) {
       RA_ASSIGN_OR_RETURN(Matrix train, training_queries(i, queries));
       // OpenMP inside the build, one index after another: never OpenMP inside a TBB task.
       RA_ASSIGN_OR_RETURN(auto index, GraphIndex::build(kv.k.head(kv_head_of_index(i), sink(), end), train.view(),
                                                         cfg.build, KeyOwnership::kReference));
+      bytes += index->memory_bytes();
       out.push_back(std::move(index));
-      if (progress != nullptr && !progress({static_cast<std::uint32_t>(i + 1), static_cast<std::uint32_t>(num_indexes())}, user)) {
+      const BuildProgress p{static_cast<std::uint32_t>(i + 1), static_cast<std::uint32_t>(num_indexes()),
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), bytes};
+      if (progress != nullptr && !progress(p, user)) {
         return Status::Cancelled("index build cancelled after " + std::to_string(i + 1) + " of " +
                                  std::to_string(num_indexes()) + " indexes");
       }

@@ -55,6 +55,8 @@ struct AttendStats {
 /// Where the build of a sequence's indexes stands; return false from the callback to cancel.
 struct BuildProgress {
   std::uint32_t done = 0, total = 0;  // indexes
+  double seconds = 0;                 // since the build started
+  std::uint64_t bytes = 0;            // graph memory of the indexes built so far
 };
 using BuildCallback = bool (*)(const BuildProgress&, void* user);
 

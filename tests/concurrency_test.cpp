@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "attention/retrieval_decoder.h"
+#include "attention/retrieval_layer.h"
 #include "index/api_guard.h"
 #include "index/graph_index.h"
 #include "index/matrix.h"
@@ -116,6 +117,43 @@ TEST(Concurrency, DecoderHeadsRunInParallelAndAbsorbTheirWindow) {
     for (float x : out) ASSERT_TRUE(std::isfinite(x));
   }
   EXPECT_GT((*decoder)->indexed_end(), 320u - 16u);  // evicted tokens were absorbed
+}
+
+TEST(Concurrency, LayerBatchAttendsWhileAnotherSequenceAbsorbs) {
+  using attention::HeadsView;
+  const std::uint32_t kv_heads = 2, q_heads = 4, T = 700, d = 16;
+  const Matrix k = random_matrix(kv_heads * T, d, 12), v = random_matrix(kv_heads * T, d, 13),
+               q = random_matrix(q_heads * T, d, 14, 0.5f);
+  attention::KvView kv{HeadsView::hnd(k.data(), DType::kF32, kv_heads, T, d),
+                       HeadsView::hnd(v.data(), DType::kF32, kv_heads, T, d)};
+  HeadsView prefill = HeadsView::hnd(q.data(), DType::kF32, q_heads, T, d);
+  attention::RetrievalConfig cfg;
+  cfg.static_set = {4, 16};
+  cfg.top_k = 16;
+  cfg.beam = 32;
+  cfg.build = small_config();
+  auto layer = attention::RetrievalLayer::create(q_heads, kv_heads, d, DType::kF32, cfg).value();
+  kv.k.num_tokens = kv.v.num_tokens = prefill.num_tokens = 300;
+  for (std::uint64_t s = 0; s < 3; ++s) ASSERT_TRUE(layer->add_sequence(s, kv, prefill).ok());
+  std::thread absorber([&] {
+    for (std::uint32_t t = 340; t <= T; t += 40) {
+      attention::KvView grown = kv;
+      grown.k.num_tokens = grown.v.num_tokens = t;
+      EXPECT_TRUE(layer->absorb(2, grown).ok());
+    }
+  });
+  std::vector<float> o(2 * q_heads * d), lse(2 * q_heads);
+  for (std::uint32_t t = 301; t < 360; ++t) {
+    attention::KvView now = kv;
+    now.k.num_tokens = now.v.num_tokens = t;
+    const float* qt = q.f32_row(t - 1);
+    const std::int64_t qs = static_cast<std::int64_t>(T) * d;
+    const attention::SequenceQuery batch[2] = {{0, now, qt, qs, o.data(), d, lse.data()},
+                                               {1, now, qt, qs, o.data() + q_heads * d, d, lse.data() + q_heads}};
+    ASSERT_TRUE(layer->attend(batch, 0.25f, attention::Coverage::kAll).ok());
+    for (std::size_t i = 0; i < q_heads * d; ++i) ASSERT_EQ(o[i], o[q_heads * d + i]);  // same data, same answer
+  }
+  absorber.join();
 }
 
 // The API barrier turns any exception into a Status.

@@ -199,14 +199,20 @@ TEST(RetrievalLayer, BuildReportsProgressAndCanBeCancelled) {
   struct Seen {
     std::vector<std::uint32_t> done;
     bool cancel_at_first = false;
+    std::uint64_t bytes = 0;
+    double seconds = 0;
   } seen;
   auto progress = [](const BuildProgress& p, void* user) {
     auto* s = static_cast<Seen*>(user);
     s->done.push_back(p.done);
+    s->bytes = p.bytes;
+    s->seconds = p.seconds;
     return !s->cancel_at_first;
   };
   ASSERT_TRUE(layer->add_sequence(1, a.kv(280), a.queries(280), progress, &seen).ok());
   EXPECT_EQ(seen.done, (std::vector<std::uint32_t>{1, 2}));  // one index per kv head
+  EXPECT_EQ(seen.bytes, layer->index_bytes(1).value());
+  EXPECT_GT(seen.seconds, 0.0);
   seen = {{}, true};
   EXPECT_EQ(layer->add_sequence(2, a.kv(280), a.queries(280), progress, &seen).code(), StatusCode::kCancelled);
   EXPECT_EQ(layer->num_sequences(), 1u);
