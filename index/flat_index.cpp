@@ -63,7 +63,10 @@ Status FlatIndex::search(const MatrixView& queries, const SearchParams& p,
     std::vector<float> part_scores(parts * nq * k);
     // Scratch is allocated before the parallel region: nothing inside it may throw.
     std::vector<std::vector<float>> tiles(threads, std::vector<float>(kQueryBlock * kKeyBlock));
-    std::vector<std::vector<TopK>> thread_heaps(threads, std::vector<TopK>(kQueryBlock, TopK(k)));
+    std::vector<std::vector<TopK>> thread_heaps(threads);
+    for (auto& heaps : thread_heaps) {
+      for (std::size_t i = 0; i < kQueryBlock; ++i) heaps.emplace_back(k);  // sized here, not copied
+    }
 #pragma omp parallel num_threads(threads)
     {
       std::vector<float>& tile = tiles[omp_get_thread_num()];

@@ -84,9 +84,13 @@ Result<MahalanobisModel> MahalanobisModel::fit(const MatrixView& rows, double sh
   const std::size_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> sums(chunks * d, 0.0), mean(d, 0.0);
   std::vector<double> partial(chunks * d * d, 0.0);
-#pragma omp parallel
+  // Per-thread scratch before the regions: an exception inside one would terminate.
+  const int threads = omp_get_max_threads();
+  std::vector<std::vector<float>> rows_of(static_cast<std::size_t>(threads), std::vector<float>(d));
+  std::vector<std::vector<double>> x_of(static_cast<std::size_t>(threads), std::vector<double>(d));
+#pragma omp parallel num_threads(threads)
   {
-    std::vector<float> row(d);
+    std::vector<float>& row = rows_of[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
       double* s = sums.data() + c * static_cast<std::int64_t>(d);
@@ -99,10 +103,10 @@ Result<MahalanobisModel> MahalanobisModel::fit(const MatrixView& rows, double sh
   for (std::size_t c = 0; c < chunks; ++c)
     for (std::size_t a = 0; a < d; ++a) mean[a] += sums[c * d + a];
   for (double& m : mean) m /= static_cast<double>(n);
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
   {
-    std::vector<float> row(d);
-    std::vector<double> x(d);
+    std::vector<float>& row = rows_of[static_cast<std::size_t>(omp_get_thread_num())];
+    std::vector<double>& x = x_of[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
       double* p = partial.data() + c * static_cast<std::int64_t>(d * d);
@@ -136,10 +140,14 @@ Result<MahalanobisModel> MahalanobisModel::fit(const MatrixView& rows, double sh
 }
 
 double MahalanobisModel::distance(const float* x) const {
+  std::vector<double> y(dim());
+  return distance(x, y.data());
+}
+
+double MahalanobisModel::distance(const float* x, double* y) const noexcept {
   const std::size_t d = dim();
   // Forward substitution: L y = x - mean, distance = |y|.
   double sum = 0.0;
-  std::vector<double> y(d);
   for (std::size_t i = 0; i < d; ++i) {
     double s = x[i] - mean_[i];
     for (std::size_t k = 0; k < i; ++k) s -= chol_[i * d + k] * y[k];
@@ -151,13 +159,17 @@ double MahalanobisModel::distance(const float* x) const {
 
 std::vector<double> MahalanobisModel::distances(const MatrixView& rows) const {
   std::vector<double> out(rows.rows);
-#pragma omp parallel
+  const int threads = omp_get_max_threads();
+  std::vector<std::vector<float>> rows_of(static_cast<std::size_t>(threads), std::vector<float>(rows.dim));
+  std::vector<std::vector<double>> y_of(static_cast<std::size_t>(threads), std::vector<double>(rows.dim));
+#pragma omp parallel num_threads(threads)
   {
-    std::vector<float> row(rows.dim);
+    std::vector<float>& row = rows_of[static_cast<std::size_t>(omp_get_thread_num())];
+    double* y = y_of[static_cast<std::size_t>(omp_get_thread_num())].data();
 #pragma omp for schedule(static)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(rows.rows); ++i) {
       convert_to_f32(rows.row_bytes(static_cast<std::size_t>(i)), rows.dtype, rows.dim, row.data());
-      out[static_cast<std::size_t>(i)] = distance(row.data());
+      out[static_cast<std::size_t>(i)] = distance(row.data(), y);
     }
   }
   return out;

@@ -24,6 +24,8 @@ class MahalanobisModel {
   const std::vector<double>& mean() const noexcept { return mean_; }
   /// Mahalanobis distance of one f32 vector of dim() floats.
   double distance(const float* x) const;
+  /// The same with caller scratch y (dim() doubles): allocates nothing.
+  double distance(const float* x, double* y) const noexcept;
   /// Distances of every row.
   std::vector<double> distances(const MatrixView& rows) const;
 

@@ -1,5 +1,7 @@
 #include "index/graph_build/prune.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -16,9 +18,11 @@ std::vector<float> key_mean(const MatrixView& keys, int num_threads) {
   const auto n = static_cast<std::int64_t>(keys.rows);
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> partial(static_cast<std::size_t>(chunks) * keys.dim, 0.0);
+  // Scratch before the region: an exception inside an OpenMP region would terminate.
+  std::vector<std::vector<float>> rows(static_cast<std::size_t>(num_threads), std::vector<float>(keys.dim));
 #pragma omp parallel num_threads(num_threads)
   {
-    std::vector<float> row(keys.dim);
+    std::vector<float>& row = rows[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < chunks; ++b) {
       double* sum = partial.data() + b * static_cast<std::int64_t>(keys.dim);
