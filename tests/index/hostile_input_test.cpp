@@ -104,7 +104,9 @@ class ValidChecksums : public ::testing::Test {
     cfg.build_beam = 16;
     cfg.num_entries = 4;
     auto index = GraphIndex::build(keys.view(), keys.view(), cfg).value();
-    path_ = (fs::temp_directory_path() / "ra_hostile_valid.ra").string();
+    // Per test: ctest runs the tests of this fixture in parallel processes.
+    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    path_ = (fs::temp_directory_path() / ("ra_hostile_valid_" + name_ + ".ra")).string();
     ASSERT_TRUE(index->save(path_).ok());
     std::ifstream in(path_, std::ios::binary);
     bytes_.assign(std::istreambuf_iterator<char>(in), {});
@@ -117,12 +119,12 @@ class ValidChecksums : public ::testing::Test {
     const std::size_t vec_bytes = 200 * 8 * 4, payload = bytes.size() - 4 - vec_bytes;
     const std::uint32_t v = crc32(bytes.data() + payload, vec_bytes);
     std::memcpy(bytes.data() + bytes.size() - 4, &v, 4);
-    const std::string p = temp_file("altered.ra", bytes);
+    const std::string p = temp_file("altered_" + name_ + ".ra", bytes);
     Status s = GraphIndex::load(p).status();
     fs::remove(p);
     return s;
   }
-  std::string path_, bytes_;
+  std::string name_, path_, bytes_;
 };
 
 TEST_F(ValidChecksums, UnchangedFileLoads) { EXPECT_TRUE(load_fixed(bytes_).ok()); }
