@@ -24,6 +24,11 @@ struct RetrievalConfig {
   std::uint32_t num_threads = 0;           // own task arena of this size (0: the shared arena)
   std::uint32_t query_history = 4096;      // per sequence: recent decode queries kept to guide
                                            // the index built by the first absorb (no prefill index)
+  // An estimate of the keys neither retrieved nor static (attention/rest_estimate.h), per index
+  // where held-out prefill queries show it lowers the error (the rest are left out, as before).
+  bool estimate_rest = false;
+  std::uint32_t estimate_cluster = 128;    // keys per cluster of the estimate
+  std::uint32_t estimate_exact = 8;        // clusters of highest estimated mass attended exactly
   BuildConfig build;
 
   Status validate() const;

@@ -88,6 +88,7 @@ Status RetrievalDecoder::decode_step(const KvView& kv, const float* q, float sca
 
   local.index_evals = as.index_evals;
   local.tail_tokens = as.tail_tokens;
+  local.estimate_bytes = as.estimate_bytes;
   local.static_tokens = static_cast<std::uint64_t>(sinks.size() + window.size()) * num_q_heads_;
   local.keys_scored = local.index_evals + local.tail_tokens + local.static_tokens;
   local.total_ms = ms_since(t_start);

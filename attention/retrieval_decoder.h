@@ -26,6 +26,7 @@ class RetrievalLayer;
 struct DecodeStats {
   std::uint64_t keys_scored = 0;  // index score evaluations + tail + static tokens
   std::uint64_t index_evals = 0, tail_tokens = 0, static_tokens = 0;
+  std::uint64_t estimate_bytes = 0;  // summaries read by the estimate of the rest (not in keys_scored)
   double dense_ms = 0, retrieval_ms = 0, total_ms = 0;
 };
 

@@ -15,6 +15,7 @@
 
 #include "attention/dense_attention.h"
 #include "attention/merge_state.h"
+#include "attention/rest_estimate.h"
 #include "index/api_guard.h"
 #include "index/graph_index.h"
 
@@ -32,6 +33,8 @@ tbb::task_arena& shared_arena() {
 struct Scratch {
   SearchContext search;
   AttendScratch attend;
+  EstimateScratch estimate;
+  std::vector<std::uint32_t> rows;
   std::vector<Label> ids;
   std::vector<float> scores, o_tail, o_static;
   std::vector<std::uint32_t> tokens;
@@ -43,6 +46,8 @@ struct RetrievalLayer::Impl {
   struct Sequence {
     std::mutex mu;  // attend and absorb of this sequence exclude each other
     std::vector<std::unique_ptr<GraphIndex>> indexes;  // empty until built
+    std::vector<RestEstimate> estimates;               // per index, with estimate_rest
+    std::vector<std::uint8_t> estimate_on;             // per index: the estimate lowers the error
     std::uint32_t indexed_end = 0;  // tokens [num_sink, indexed_end) are in the indexes
     std::uint32_t last_tokens = 0;
     const void* last_keys = nullptr;
@@ -129,6 +134,56 @@ struct RetrievalLayer::Impl {
     return out;
   }
 
+  // With estimate_rest: an estimate per index, switched on where it lowers the error of the
+  // indexed range's attention on held-out prefill queries (the last 16 of each query head).
+  Status build_estimates(Sequence& s, const KvView& kv, const HeadsView& prefill_queries) {
+    if (!cfg.estimate_rest || s.indexes.empty()) return Status::OK();
+    s.estimates.clear();
+    s.estimate_on.assign(s.indexes.size(), 0);
+    const std::uint32_t end = s.indexed_end;
+    Scratch& sc = scratch.local();
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    std::vector<float> exact(d), ret(d), est(d), merged(d);
+    for (std::size_t x = 0; x < s.indexes.size(); ++x) {
+      const std::uint32_t kvh = kv_head_of_index(x);
+      const MatrixView keys = kv.k.head(kvh, sink(), end), values = kv.v.head(kvh, sink(), end);
+      RA_ASSIGN_OR_RETURN(RestEstimate e, RestEstimate::build(keys, values, cfg.estimate_cluster));
+      const GraphIndex& index = *s.indexes[x];
+      const std::uint32_t first_q = per_kv_head() ? static_cast<std::uint32_t>(x) * group() : static_cast<std::uint32_t>(x);
+      const std::uint32_t heads = per_kv_head() ? group() : 1, T0 = prefill_queries.num_tokens;
+      double err_without = 0, err_with = 0;
+      const std::size_t k = std::min<std::size_t>(cfg.top_k, index.size());
+      const TokenRange all{0, static_cast<std::uint32_t>(keys.rows)};
+      for (std::uint32_t h = first_q; h < first_q + heads; ++h) {
+        for (std::uint32_t t = T0 > 16 ? T0 - 16 : 0; t < T0; ++t) {
+          const float* qh = prefill_queries.head(h, t, t + 1).f32_row(0);
+          float lse_exact, lse_ret, lse_est;
+          attend_ranges(qh, keys, values, {&all, 1}, scale, sc.attend, exact.data(), &lse_exact);
+          sc.ids.resize(k);
+          sc.scores.resize(k);
+          const SearchParams p{static_cast<std::uint32_t>(k), std::max<std::uint32_t>(cfg.beam, static_cast<std::uint32_t>(k)), 1};
+          RA_RETURN_IF_ERROR(index.search_one(qh, p, sc.search, sc.ids.data(), sc.scores.data()));
+          sc.rows.assign(sc.ids.begin(), sc.ids.end());
+          attend_ids(qh, keys, values, sc.rows, scale, sc.attend, ret.data(), &lse_ret);
+          e.estimate(qh, scale, sc.rows, keys, values, cfg.estimate_exact, sc.estimate, est.data(), &lse_est);
+          double a = 0, b = 0, norm = 0;
+          float lse_m;
+          merge_attn_states(ret.data(), &lse_ret, est.data(), &lse_est, merged.data(), &lse_m, 1, d, d);
+          for (std::uint32_t c = 0; c < d; ++c) {
+            a += (ret[c] - exact[c]) * (ret[c] - exact[c]);
+            b += (merged[c] - exact[c]) * (merged[c] - exact[c]);
+            norm += exact[c] * exact[c];
+          }
+          err_without += std::sqrt(a / (norm + 1e-30));
+          err_with += std::sqrt(b / (norm + 1e-30));
+        }
+      }
+      s.estimate_on[x] = err_with < err_without;
+      s.estimates.push_back(std::move(e));
+    }
+    return Status::OK();
+  }
+
   void remember(Sequence& s, const float* q, std::int64_t q_head_stride) const {
     if (cfg.query_history == 0) return;
     const std::size_t row = static_cast<std::size_t>(q_heads) * d;
@@ -166,6 +221,20 @@ struct RetrievalLayer::Impl {
       for (std::size_t j = 0; j < k; ++j) sc.tokens[j] = sink() + static_cast<std::uint32_t>(sc.ids[j]);
       attend_ids(qh, keys, values, {sc.tokens.data(), k}, scale, sc.attend, o, lse);
       if (retrieved != nullptr) retrieved->assign(sc.tokens.begin(), sc.tokens.end());
+      const std::size_t x = index_of_query_head(h);
+      if (!s.estimate_on.empty() && s.estimate_on[x]) {
+        sc.rows.resize(k);
+        for (std::size_t j = 0; j < k; ++j) sc.rows[j] = static_cast<std::uint32_t>(sc.ids[j]);
+        float lse_est;
+        sc.o_static.resize(d);
+        std::uint64_t exact_keys = 0;
+        s.estimates[x].estimate(qh, scale, sc.rows, keys.slice_rows(sink(), s.indexed_end),
+                                values.slice_rows(sink(), s.indexed_end), cfg.estimate_exact, sc.estimate,
+                                sc.o_static.data(), &lse_est, &exact_keys);
+        merge_attn_states(o, lse, sc.o_static.data(), &lse_est, o, lse, 1, d, d);
+        st.estimate_bytes += s.estimates[x].bytes_read();
+        st.index_evals += exact_keys;
+      }
     } else if (retrieved != nullptr) {
       retrieved->clear();
     }
@@ -236,6 +305,7 @@ Status RetrievalLayer::add_sequence(std::uint64_t id, const KvView& kv, const He
                                      ", tokens, head_dim = " + std::to_string(im.d) + ")");
     }
     RA_ASSIGN_OR_RETURN(s->indexes, im.build_indexes(kv, s->indexed_end, prefill_queries, progress, user));
+    RA_RETURN_IF_ERROR(im.build_estimates(*s, kv, prefill_queries));
   } else {
     s->indexed_end = im.sink();  // nothing between the sinks and the window yet
   }
@@ -317,6 +387,7 @@ Status RetrievalLayer::attend(std::span<const SequenceQuery> batch, float scale,
       stats->index_evals += st.index_evals;
       stats->tail_tokens += st.tail_tokens;
       stats->static_tokens += st.static_tokens;
+      stats->estimate_bytes += st.estimate_bytes;
     }
   }
   return Status::OK();
@@ -351,6 +422,8 @@ Status RetrievalLayer::absorb(std::uint64_t id, const KvView& kv) {
       const HeadsView qv = HeadsView::hnd(queries.data(), DType::kF32, im.q_heads,
                                           static_cast<std::uint32_t>(s.history_rows), im.d);
       RA_ASSIGN_OR_RETURN(s.indexes, im.build_indexes(kv, end, qv, nullptr, nullptr));
+      s.indexed_end = end;
+      RA_RETURN_IF_ERROR(im.build_estimates(s, kv, qv));
     } else {
       RA_ASSIGN_OR_RETURN(queries, Matrix::zeros(static_cast<std::size_t>(im.q_heads) * (end - im.sink()), im.d));
       for (std::uint32_t h = 0; h < im.q_heads; ++h) {
@@ -361,10 +434,16 @@ Status RetrievalLayer::absorb(std::uint64_t id, const KvView& kv) {
       }
       const HeadsView qv = HeadsView::hnd(queries.data(), DType::kF32, im.q_heads, end - im.sink(), im.d);
       RA_ASSIGN_OR_RETURN(s.indexes, im.build_indexes(kv, end, qv, nullptr, nullptr));
+      s.indexed_end = end;
+      RA_RETURN_IF_ERROR(im.build_estimates(s, kv, qv));
     }
   } else {
     for (std::size_t x = 0; x < s.indexes.size(); ++x) {
-      RA_RETURN_IF_ERROR(s.indexes[x]->extend(kv.k.head(im.kv_head_of_index(x), im.sink(), end)));
+      const std::uint32_t kvh = im.kv_head_of_index(x);
+      RA_RETURN_IF_ERROR(s.indexes[x]->extend(kv.k.head(kvh, im.sink(), end)));
+      if (!s.estimates.empty()) {
+        RA_RETURN_IF_ERROR(s.estimates[x].add(kv.k.head(kvh, im.sink(), end), kv.v.head(kvh, im.sink(), end)));
+      }
     }
   }
   s.indexed_end = end;
@@ -393,7 +472,17 @@ Result<std::uint64_t> RetrievalLayer::index_bytes(std::uint64_t id) const {
   if (it == impl_->sequences.end()) return Status::NotFound("sequence " + std::to_string(id) + " is not in the layer");
   std::uint64_t total = 0;
   for (const auto& idx : it->second->indexes) total += idx->memory_bytes();
+  for (const auto& e : it->second->estimates) total += e.memory_bytes();
   return total;
+}
+
+Result<std::uint32_t> RetrievalLayer::estimates_on(std::uint64_t id) const {
+  std::shared_lock lock(impl_->map_mu);
+  auto it = impl_->sequences.find(id);
+  if (it == impl_->sequences.end()) return Status::NotFound("sequence " + std::to_string(id) + " is not in the layer");
+  std::uint32_t on = 0;
+  for (std::uint8_t e : it->second->estimate_on) on += e;
+  return on;
 }
 
 Result<std::uint32_t> RetrievalLayer::indexed_end(std::uint64_t id) const {

@@ -50,6 +50,7 @@ enum class Coverage : std::uint8_t {
 /// Work of one attend() call, summed over its queries and heads.
 struct AttendStats {
   std::uint64_t index_evals = 0, tail_tokens = 0, static_tokens = 0;
+  std::uint64_t estimate_bytes = 0;  // summaries read by the estimate of the rest (estimate_rest)
 };
 
 /// Where the build of a sequence's indexes stands; return false from the callback to cancel.
@@ -96,6 +97,8 @@ class RetrievalLayer {
   Result<std::uint64_t> index_bytes(std::uint64_t id) const;
   /// Tokens [num_sink, indexed_end) of the sequence are in its indexes.
   Result<std::uint32_t> indexed_end(std::uint64_t id) const;
+  /// With estimate_rest: how many of the sequence's indexes use the estimate (chosen at build).
+  Result<std::uint32_t> estimates_on(std::uint64_t id) const;
   /// The cache positions attend() last retrieved for query head h of the first entry of the
   /// batch (for evaluation; empty before any attend).
   std::span<const std::uint32_t> last_retrieved(std::uint32_t h) const;

@@ -175,7 +175,9 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
       retr.mass += mass_of(ret_ranges, trace.retrieved[h]);
       for (auto* a : {&full, &stat, &topk, &retr}) ++a->samples;
     }
-    retr.scored += static_cast<double>(st.keys_scored);
+    // The estimate's summaries count as the keys whose bytes they equal.
+    retr.scored += static_cast<double>(st.keys_scored) +
+                   static_cast<double>(st.estimate_bytes) / static_cast<double>(d * dtype_size(keys.dtype));
     for (auto* a : {&full, &stat, &topk, &retr}) ++a->steps;
     if (cfg.progress) cfg.progress(s + 1, steps);
   }

@@ -1,0 +1,235 @@
+#include "attention/rest_estimate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "attention/dense_attention.h"
+#include "attention/merge_state.h"
+#include "index/api_guard.h"
+#include "simd/inner_product.h"
+
+namespace ra::attention {
+namespace {
+
+constexpr int kLloydIterations = 4;
+constexpr std::size_t kTile = 64;
+
+// Nearest centroid (L2) of each row of keys [begin, end): argmax of 2 k.c - |c|^2, tiles of rows
+// against every centroid on the block kernel.
+void assign(const MatrixView& keys, std::size_t begin, std::size_t end, const std::vector<float>& centroids,
+            std::size_t num_clusters, std::vector<std::uint32_t>* out) {
+  const std::size_t d = keys.dim;
+  std::vector<float> norms(num_clusters), tile(kTile * d), scores(kTile * num_clusters);
+  for (std::size_t c = 0; c < num_clusters; ++c) norms[c] = simd::dot(&centroids[c * d], &centroids[c * d], d);
+  for (std::size_t r0 = begin; r0 < end; r0 += kTile) {
+    const std::size_t r1 = std::min(end, r0 + kTile);
+    for (std::size_t r = r0; r < r1; ++r) convert_to_f32(keys.row_bytes(r), keys.dtype, d, &tile[(r - r0) * d]);
+    simd::dot_block(tile.data(), d, r1 - r0, centroids.data(), DType::kF32, d, num_clusters, d, scores.data(),
+                    num_clusters);
+    for (std::size_t r = r0; r < r1; ++r) {
+      const float* s = &scores[(r - r0) * num_clusters];
+      std::size_t best = 0;
+      float best_v = -std::numeric_limits<float>::infinity();
+      for (std::size_t c = 0; c < num_clusters; ++c) {
+        const float v = 2.0f * s[c] - norms[c];
+        if (v > best_v) best_v = v, best = c;
+      }
+      (*out)[r] = static_cast<std::uint32_t>(best);
+    }
+  }
+}
+
+}  // namespace
+
+Result<RestEstimate> RestEstimate::build(const MatrixView& keys, const MatrixView& values, std::uint32_t cluster_size) {
+  RA_API_TRY
+  if (cluster_size == 0) return Status::InvalidArgument("cluster_size must be >= 1");
+  if (keys.rows != values.rows || keys.dim != values.dim) {
+    return Status::InvalidArgument("keys and values must have the same rows and dim");
+  }
+  RestEstimate e;
+  e.dim_ = keys.dim;
+  const std::size_t n = keys.rows, d = keys.dim, C = std::max<std::size_t>(1, n / cluster_size);
+  e.assignment_.assign(n, 0);
+  e.centroid_.assign(C * d, 0.0f);
+  for (std::size_t c = 0; c < C; ++c) {  // evenly spaced seeds: tokens of every part of the context
+    convert_to_f32(keys.row_bytes(c * n / C), keys.dtype, d, &e.centroid_[c * d]);
+  }
+  std::vector<float> row(d);
+  std::vector<double> sum(C * d);
+  std::vector<std::size_t> count(C);
+  for (int it = 0; it < kLloydIterations; ++it) {
+    assign(keys, 0, n, e.centroid_, C, &e.assignment_);
+    std::fill(sum.begin(), sum.end(), 0.0);
+    std::fill(count.begin(), count.end(), 0);
+    for (std::size_t r = 0; r < n; ++r) {
+      convert_to_f32(keys.row_bytes(r), keys.dtype, d, row.data());
+      const std::size_t c = e.assignment_[r];
+      ++count[c];
+      for (std::size_t i = 0; i < d; ++i) sum[c * d + i] += row[i];
+    }
+    for (std::size_t c = 0; c < C; ++c) {
+      if (count[c] == 0) continue;  // an empty cluster keeps its seed
+      for (std::size_t i = 0; i < d; ++i) e.centroid_[c * d + i] = static_cast<float>(sum[c * d + i] / count[c]);
+    }
+  }
+  assign(keys, 0, n, e.centroid_, C, &e.assignment_);
+  e.count_.assign(C, 0.0f);
+  e.key_sum_.assign(C * d, 0.0f);
+  e.key_sq_.assign(C * d, 0.0f);
+  e.value_sum_.assign(C * d, 0.0f);
+  e.members_.assign(C, {});
+  RA_RETURN_IF_ERROR(e.add_rows(keys, values, 0));
+  return e;
+  RA_API_CATCH("rest estimate")
+}
+
+Status RestEstimate::add(const MatrixView& keys, const MatrixView& values) {
+  RA_API_TRY
+  if (keys.dim != dim_ || values.dim != dim_ || keys.rows != values.rows || keys.rows < size()) {
+    return Status::InvalidArgument("the grown keys and values must keep the dim and every row");
+  }
+  const std::size_t first = size();
+  assignment_.resize(keys.rows);
+  assign(keys, first, keys.rows, centroid_, num_clusters(), &assignment_);
+  return add_rows(keys, values, first);
+  RA_API_CATCH("rest estimate")
+}
+
+Status RestEstimate::add_rows(const MatrixView& keys, const MatrixView& values, std::size_t first) {
+  const std::size_t d = dim_;
+  std::vector<float> k(d), v(d);
+  for (std::size_t r = first; r < keys.rows; ++r) {
+    convert_to_f32(keys.row_bytes(r), keys.dtype, d, k.data());
+    convert_to_f32(values.row_bytes(r), values.dtype, d, v.data());
+    const std::size_t c = assignment_[r];
+    count_[c] += 1.0f;
+    members_[c].push_back(static_cast<std::uint32_t>(r));
+    for (std::size_t i = 0; i < d; ++i) {
+      key_sum_[c * d + i] += k[i];
+      key_sq_[c * d + i] += k[i] * k[i];
+      value_sum_[c * d + i] += v[i];
+    }
+  }
+  return Status::OK();
+}
+
+std::uint64_t RestEstimate::memory_bytes() const noexcept {
+  return (count_.size() + key_sum_.size() + key_sq_.size() + value_sum_.size() + centroid_.size()) * sizeof(float) +
+         2 * assignment_.size() * sizeof(std::uint32_t);  // assignment and member lists
+}
+
+void RestEstimate::estimate(const float* q, float scale, std::span<const std::uint32_t> exclude,
+                            const MatrixView& keys, const MatrixView& values, std::uint32_t exact_clusters,
+                            EstimateScratch& sc, float* o, float* lse, std::uint64_t* keys_read) const {
+  constexpr float kNone = -std::numeric_limits<float>::infinity();
+  const std::size_t d = dim_, C = num_clusters();
+  sc.q2.resize(d);
+  sc.key.resize(d);
+  sc.s1.resize(d);
+  sc.sums.resize(3 * C);
+  float* qs1 = sc.sums.data();  // q . S1 per cluster
+  float* q2s2 = qs1 + C;        // q^2 . S2
+  float* logm = q2s2 + C;       // the estimated log mass
+  for (std::size_t i = 0; i < d; ++i) sc.q2[i] = q[i] * q[i];
+  simd::dot_rows(q, key_sum_.data(), DType::kF32, d, C, d, qs1);
+  simd::dot_rows(sc.q2.data(), key_sq_.data(), DType::kF32, d, C, d, q2s2);
+  // The excluded keys leave their clusters' sums.
+  sc.touched.clear();
+  for (std::uint32_t j : exclude) {
+    const std::uint32_t c = assignment_[j];
+    convert_to_f32(keys.row_bytes(j), keys.dtype, d, sc.key.data());
+    float qk = 0, q2k2 = 0;
+    for (std::size_t i = 0; i < d; ++i) {
+      qk += q[i] * sc.key[i];
+      q2k2 += sc.q2[i] * sc.key[i] * sc.key[i];
+    }
+    qs1[c] -= qk;
+    q2s2[c] -= q2k2;
+    sc.touched.push_back(c);
+  }
+  std::sort(sc.touched.begin(), sc.touched.end());
+  // log mass of a cluster's n remaining keys: log n + s q.mu + s^2/2 q^T diag(var) q, with
+  // q^T diag(var) q = q^2.S2/n - q^2.(S1/n)^2.
+  auto gone_in = [&](std::size_t c, std::size_t& t) {
+    std::size_t gone = 0;
+    while (t < sc.touched.size() && sc.touched[t] == c) ++gone, ++t;
+    return gone;
+  };
+  float m = kNone;
+  std::size_t t = 0;
+  for (std::size_t c = 0; c < C; ++c) {
+    const std::size_t gone = gone_in(c, t);
+    const float n = count_[c] - static_cast<float>(gone);
+    logm[c] = kNone;
+    if (n < 0.5f) continue;
+    std::copy_n(&key_sum_[c * d], d, sc.s1.data());
+    if (gone > 0) {
+      for (std::uint32_t j : exclude) {
+        if (assignment_[j] != c) continue;
+        convert_to_f32(keys.row_bytes(j), keys.dtype, d, sc.key.data());
+        for (std::size_t i = 0; i < d; ++i) sc.s1[i] -= sc.key[i];
+      }
+    }
+    float q2mu2 = 0;
+    for (std::size_t i = 0; i < d; ++i) q2mu2 += sc.q2[i] * sc.s1[i] * sc.s1[i];
+    const float var = std::max(0.0f, q2s2[c] / n - q2mu2 / (n * n));
+    logm[c] = std::log(n) + scale * qs1[c] / n + 0.5f * scale * scale * var;
+    m = std::max(m, logm[c]);
+  }
+  // The clusters of highest estimated mass are attended exactly (minus the excluded rows).
+  sc.order.clear();
+  for (std::size_t c = 0; c < C; ++c) {
+    if (logm[c] != kNone) sc.order.push_back(static_cast<std::uint32_t>(c));
+  }
+  const std::size_t exact = std::min<std::size_t>(exact_clusters, sc.order.size());
+  std::partial_sort(sc.order.begin(), sc.order.begin() + static_cast<std::ptrdiff_t>(exact), sc.order.end(),
+                    [&](std::uint32_t a, std::uint32_t b) { return logm[a] > logm[b]; });
+  sc.rows.clear();
+  for (std::size_t i = 0; i < exact; ++i) {
+    const std::uint32_t c = sc.order[i];
+    for (std::uint32_t r : members_[c]) {
+      if (std::find(exclude.begin(), exclude.end(), r) == exclude.end()) sc.rows.push_back(r);
+    }
+    logm[c] = kNone;  // not estimated any more
+  }
+  if (keys_read != nullptr) *keys_read = sc.rows.size();
+  float lse_exact = kNone;
+  sc.o_exact.assign(d, 0.0f);
+  if (!sc.rows.empty()) {
+    AttendScratch attend;
+    attend.scores.swap(sc.attend);
+    attend_ids(q, keys, values, sc.rows, scale, attend, sc.o_exact.data(), &lse_exact);
+    sc.attend.swap(attend.scores);
+  }
+  m = kNone;
+  for (std::size_t c = 0; c < C; ++c) m = std::max(m, logm[c]);
+  std::fill(o, o + d, 0.0f);
+  *lse = kNone;
+  if (m != kNone) {
+    // o: the clusters' mean values (the excluded keys' values removed), weighted by their mass.
+    double z = 0;
+    t = 0;
+    for (std::size_t c = 0; c < C; ++c) {
+      const std::size_t gone = gone_in(c, t);
+      if (logm[c] == kNone) continue;
+      const float w = std::exp(logm[c] - m), n = count_[c] - static_cast<float>(gone);
+      z += w;
+      simd::axpy(w / n, &value_sum_[c * d], DType::kF32, o, d);
+      if (gone > 0) {
+        for (std::uint32_t j : exclude) {
+          if (assignment_[j] == c) simd::axpy(-w / n, values.row_bytes(j), values.dtype, o, d);
+        }
+      }
+    }
+    const float inv = static_cast<float>(1.0 / z);
+    for (std::size_t i = 0; i < d; ++i) o[i] *= inv;
+    *lse = m + static_cast<float>(std::log(z));
+  }
+  merge_attn_states(o, lse, sc.o_exact.data(), &lse_exact, o, lse, 1, static_cast<std::uint32_t>(d),
+                    static_cast<std::int64_t>(d));
+}
+
+}  // namespace ra::attention

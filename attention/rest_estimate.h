@@ -1,0 +1,64 @@
+#pragma once
+// An estimate of the attention that retrieval leaves out: the keys of a head grouped in clusters
+// with their sufficient statistics (count, sum and sum of squares of the keys per channel, sum
+// of the values), so that the softmax mass of a cluster's keys is estimated without reading them:
+//   sum_j exp(s q.k_j) ~= n exp(s q.mu + s^2/2 q^T diag(var) q)
+// (the moment generating function of a Gaussian fitted to the cluster; the centroid alone
+// underestimates the mean of exp), and their weighted values by the cluster's mean value. Keys the
+// caller attends exactly (the retrieved ones) are removed from their clusters' statistics first,
+// so nothing is counted twice. The result is a partial (o, lse) merged like the others.
+//
+// Reads 3 floats per channel per cluster (key sums, squared sums, value sums): with clusters of
+// 128 keys in f16, about 5% of the keys' bytes. Not thread-safe to modify (add); estimate() is const and may run concurrently.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "../index/result.h"
+#include "../index/types.h"
+
+namespace ra::attention {
+
+/// Per-thread buffers of estimate(); grow, then stay.
+struct EstimateScratch {
+  std::vector<float> q2, key, s1, sums, o_exact;
+  std::vector<std::uint32_t> touched, order, rows;
+  std::vector<float> attend;  // scores of the exactly attended clusters
+};
+
+class RestEstimate {
+ public:
+  /// Clusters rows [0, keys.rows) of keys/values (rows = tokens; any dtype) into clusters of about
+  /// `cluster_size` keys (k-means, a few Lloyd iterations from evenly spaced seeds, on the raw
+  /// keys: the estimate is for a query's inner products, so clusters must be tight in them).
+  static Result<RestEstimate> build(const MatrixView& keys, const MatrixView& values, std::uint32_t cluster_size);
+
+  /// Adds rows [size(), keys.rows) of the grown views to their nearest clusters.
+  Status add(const MatrixView& keys, const MatrixView& values);
+
+  /// Partial attention of q (f32, dim) with softmax scale `scale` over every summarised key
+  /// except rows `exclude` (distinct, < size()): o normalised over them, lse natural log
+  /// (-inf when nothing is left). The `exact_clusters` clusters of highest estimated mass are
+  /// attended exactly (their keys read, where an estimate errs most); the others estimated.
+  /// keys/values: the views the estimate was built on. *keys_read: the keys read exactly.
+  void estimate(const float* q, float scale, std::span<const std::uint32_t> exclude, const MatrixView& keys,
+                const MatrixView& values, std::uint32_t exact_clusters, EstimateScratch& scratch, float* o,
+                float* lse, std::uint64_t* keys_read = nullptr) const;
+
+  std::size_t size() const noexcept { return assignment_.size(); }
+  std::size_t num_clusters() const noexcept { return count_.size(); }
+  /// Bytes estimate() reads per call (summaries), and memory held.
+  std::uint64_t bytes_read() const noexcept { return num_clusters() * (3 * dim_ + 1) * sizeof(float); }
+  std::uint64_t memory_bytes() const noexcept;
+
+ private:
+  Status add_rows(const MatrixView& keys, const MatrixView& values, std::size_t first);
+  std::size_t dim_ = 0;
+  std::vector<float> count_;                      // per cluster
+  std::vector<float> key_sum_, key_sq_, value_sum_;  // per cluster x dim
+  std::vector<float> centroid_;                   // per cluster x dim, for assigning new keys
+  std::vector<std::uint32_t> assignment_;         // per key
+  std::vector<std::vector<std::uint32_t>> members_;  // per cluster: its rows
+};
+
+}  // namespace ra::attention
