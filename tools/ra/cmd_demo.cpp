@@ -30,6 +30,7 @@ Runner add_demo(CLI::App& app) {
   cmd->add_option("--group", o->group, "Query heads per KV head (GQA)")->capture_default_str();
   cmd->add_option("--dim", o->dim, "Head dimension")->capture_default_str();
   cmd->add_option("--top-k", o->cfg.retrieval.top_k, "Keys retrieved per head and step")->capture_default_str();
+  cmd->add_option("--beam", o->cfg.retrieval.beam, "Search beam")->capture_default_str();
   cmd->add_flag("--estimate", o->cfg.retrieval.estimate_rest,
                 "Add an estimate of the keys neither retrieved nor static (per index where it helps)");
   cmd->add_option("--estimate-cluster", o->cfg.retrieval.estimate_cluster, "Keys per cluster of the estimate")
