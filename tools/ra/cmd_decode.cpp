@@ -51,12 +51,7 @@ Runner add_decode(CLI::App& app) {
   cmd->add_option("--max-train", o->cfg.retrieval.max_train_queries, "Training queries per index (0: all)")
       ->capture_default_str();
   cmd->add_option("--degree", o->cfg.retrieval.build.max_degree, "Graph degree M")->capture_default_str();
-  cmd->add_flag("--estimate", o->cfg.retrieval.estimate_rest,
-                "Add an estimate of the keys neither retrieved nor static (per index where it helps)");
-  cmd->add_option("--estimate-cluster", o->cfg.retrieval.estimate_cluster, "Keys per cluster of the estimate")
-      ->capture_default_str();
-  cmd->add_option("--estimate-exact", o->cfg.retrieval.estimate_exact,
-                  "Clusters of highest estimated mass attended exactly")->capture_default_str();
+  add_estimate_options(cmd, o->cfg.retrieval);
   cmd->add_option("--dtype", o->dtype, "KV cache storage: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}))
       ->capture_default_str();

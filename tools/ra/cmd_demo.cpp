@@ -31,12 +31,7 @@ Runner add_demo(CLI::App& app) {
   cmd->add_option("--dim", o->dim, "Head dimension")->capture_default_str();
   cmd->add_option("--top-k", o->cfg.retrieval.top_k, "Keys retrieved per head and step")->capture_default_str();
   cmd->add_option("--beam", o->cfg.retrieval.beam, "Search beam")->capture_default_str();
-  cmd->add_flag("--estimate", o->cfg.retrieval.estimate_rest,
-                "Add an estimate of the keys neither retrieved nor static (per index where it helps)");
-  cmd->add_option("--estimate-cluster", o->cfg.retrieval.estimate_cluster, "Keys per cluster of the estimate")
-      ->capture_default_str();
-  cmd->add_option("--estimate-exact", o->cfg.retrieval.estimate_exact,
-                  "Clusters of highest estimated mass attended exactly")->capture_default_str();
+  add_estimate_options(cmd, o->cfg.retrieval);
   cmd->add_option("--threads", o->threads, "Threads (0: all)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   cmd->add_option("--query-gain", o->query_gain, "Query scale: higher makes attention sparser")

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "attention/retrieval_config.h"
 #include "index/status.h"
 
 namespace ra::cli {
@@ -28,6 +29,9 @@ Runner add_bench(CLI::App& app);
 
 /// Prints "ra <command>: <status>" on stderr and returns exit code 1.
 int fail(std::string_view command, const Status& status);
+
+/// --estimate, --estimate-cluster, --estimate-exact: the estimate of the keys retrieval leaves out.
+void add_estimate_options(CLI::App* cmd, attention::RetrievalConfig& cfg);
 
 /// check_writable for every non-empty output path, before the command's work starts.
 Status check_outputs(std::initializer_list<std::string> paths);

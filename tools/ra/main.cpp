@@ -14,6 +14,15 @@ int fail(std::string_view command, const Status& status) {
   return 1;
 }
 
+void add_estimate_options(CLI::App* cmd, attention::RetrievalConfig& cfg) {
+  cmd->add_flag("--estimate", cfg.estimate_rest,
+                "Add an estimate of the keys neither retrieved nor static (per index where it helps)");
+  cmd->add_option("--estimate-cluster", cfg.estimate_cluster, "Keys per cluster of the estimate")
+      ->capture_default_str();
+  cmd->add_option("--estimate-exact", cfg.estimate_exact, "Clusters of highest estimated mass attended exactly")
+      ->capture_default_str();
+}
+
 Status check_outputs(std::initializer_list<std::string> paths) {
   for (const std::string& p : paths) {
     if (!p.empty()) RA_RETURN_IF_ERROR(check_writable(p));
