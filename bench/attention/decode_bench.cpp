@@ -2,7 +2,7 @@
 // of the keys) in the same run.
 //   contexts  one layer, 1 KV head x 4 query heads (GQA; --kv-heads for more), dim 128, f16 KV, contexts from 16K to
 //             1M tokens: per-token latency of each method, output error, keys scored, memory per
-//             token, index build time per head
+//             token, index build time per head; --estimate adds the estimate of the rest
 //   sharing   one index per KV head (pooled queries) vs one per query head: error, recall of the
 //             attention mass, memory and build time, on synthetic data and on stories260K
 //   absorb    insertion cost per token against the index size (16K to 256K keys)
@@ -39,6 +39,7 @@ double g_train_fraction = 0.5;
 std::uint32_t g_kv_heads = 1;  // training queries per index, as a share of the prefill
 std::uint32_t g_min_train = 8192;
 KnnMode g_knn = KnnMode::kBootstrap;
+bool g_estimate = false;  // --estimate: retrieval adds the estimate of the rest
 
 int fail(const Status& s) {
   std::fprintf(stderr, "bench_decode: %s\n", s.to_string().c_str());
@@ -81,6 +82,7 @@ int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, doubl
         std::max(g_min_train, static_cast<std::uint32_t>(g_train_fraction * static_cast<double>(n)));
     cfg.retrieval.build.knn_mode = g_knn;
     cfg.retrieval.beam = g_beam;
+    cfg.retrieval.estimate_rest = g_estimate;
     auto r = tools::evaluate_decode(layer->k, layer->v, layer->q, cfg);
     if (!r.ok()) return fail(r.status());
     const auto& full = r->methods[0];
@@ -318,6 +320,7 @@ int main(int argc, char** argv) {
   app.add_option("--min-train", g_min_train, "At least this many training queries")->capture_default_str();
   std::string knn = "bootstrap";
   app.add_option("--knn", knn, "exact or bootstrap")->check(CLI::IsMember({"exact", "bootstrap"}))->capture_default_str();
+  app.add_flag("--estimate", g_estimate, "contexts: retrieval adds the estimate of the rest (--query-gain 0.5 heads)");
   CLI11_PARSE(app, argc, argv);
   g_knn = knn == "exact" ? KnnMode::kExact : KnnMode::kBootstrap;
   int rc = 0;
