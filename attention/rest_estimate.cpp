@@ -136,48 +136,39 @@ void RestEstimate::estimate(const float* q, float scale, std::span<const std::ui
   for (std::size_t i = 0; i < d; ++i) sc.q2[i] = q[i] * q[i];
   simd::dot_rows(q, key_sum_.data(), DType::kF32, d, C, d, qs1);
   simd::dot_rows(sc.q2.data(), key_sq_.data(), DType::kF32, d, C, d, q2s2);
-  // The excluded keys leave their clusters' sums.
-  sc.touched.clear();
-  for (std::uint32_t j : exclude) {
-    const std::uint32_t c = assignment_[j];
-    convert_to_f32(keys.row_bytes(j), keys.dtype, d, sc.key.data());
-    float qk = 0, q2k2 = 0;
-    for (std::size_t i = 0; i < d; ++i) {
-      qk += q[i] * sc.key[i];
-      q2k2 += sc.q2[i] * sc.key[i] * sc.key[i];
-    }
-    qs1[c] -= qk;
-    q2s2[c] -= q2k2;
-    sc.touched.push_back(c);
-  }
-  std::sort(sc.touched.begin(), sc.touched.end());
-  // log mass of a cluster's n remaining keys: log n + s q.mu + s^2/2 q^T diag(var) q, with
-  // q^T diag(var) q = q^2.S2/n - q^2.(S1/n)^2.
-  auto gone_in = [&](std::size_t c, std::size_t& t) {
-    std::size_t gone = 0;
-    while (t < sc.touched.size() && sc.touched[t] == c) ++gone, ++t;
-    return gone;
+  // The excluded keys, grouped by cluster: each cluster's removed rows are one run of `removed`.
+  sc.removed.clear();
+  for (std::uint32_t j : exclude) sc.removed.push_back({assignment_[j], j});
+  std::sort(sc.removed.begin(), sc.removed.end());
+  auto removed_of = [&](std::size_t c, std::size_t& at) {  // the run of cluster c, advancing `at`
+    const std::size_t begin = at;
+    while (at < sc.removed.size() && sc.removed[at].first == c) ++at;
+    return std::span(sc.removed.data() + begin, at - begin);
   };
-  float m = kNone;
-  std::size_t t = 0;
+  // log mass of a cluster's n remaining keys: log n + s q.mu + s^2/2 q^T diag(var) q, with
+  // q^T diag(var) q = q^2.S2/n - q^2.(S1/n)^2, the sums taken without the excluded keys.
+  std::size_t at = 0;
   for (std::size_t c = 0; c < C; ++c) {
-    const std::size_t gone = gone_in(c, t);
-    const float n = count_[c] - static_cast<float>(gone);
+    const auto gone = removed_of(c, at);
+    const float n = count_[c] - static_cast<float>(gone.size());
     logm[c] = kNone;
     if (n < 0.5f) continue;
     std::copy_n(&key_sum_[c * d], d, sc.s1.data());
-    if (gone > 0) {
-      for (std::uint32_t j : exclude) {
-        if (assignment_[j] != c) continue;
-        convert_to_f32(keys.row_bytes(j), keys.dtype, d, sc.key.data());
-        for (std::size_t i = 0; i < d; ++i) sc.s1[i] -= sc.key[i];
+    for (const auto& [cluster, j] : gone) {
+      convert_to_f32(keys.row_bytes(j), keys.dtype, d, sc.key.data());
+      float qk = 0, q2k2 = 0;
+      for (std::size_t i = 0; i < d; ++i) {
+        qk += q[i] * sc.key[i];
+        q2k2 += sc.q2[i] * sc.key[i] * sc.key[i];
+        sc.s1[i] -= sc.key[i];
       }
+      qs1[c] -= qk;
+      q2s2[c] -= q2k2;
     }
     float q2mu2 = 0;
     for (std::size_t i = 0; i < d; ++i) q2mu2 += sc.q2[i] * sc.s1[i] * sc.s1[i];
     const float var = std::max(0.0f, q2s2[c] / n - q2mu2 / (n * n));
     logm[c] = std::log(n) + scale * qs1[c] / n + 0.5f * scale * scale * var;
-    m = std::max(m, logm[c]);
   }
   // The clusters of highest estimated mass are attended exactly (minus the excluded rows).
   sc.order.clear();
@@ -190,39 +181,32 @@ void RestEstimate::estimate(const float* q, float scale, std::span<const std::ui
   sc.rows.clear();
   for (std::size_t i = 0; i < exact; ++i) {
     const std::uint32_t c = sc.order[i];
-    for (std::uint32_t r : members_[c]) {
-      if (std::find(exclude.begin(), exclude.end(), r) == exclude.end()) sc.rows.push_back(r);
+    const auto first = std::lower_bound(sc.removed.begin(), sc.removed.end(), std::pair<std::uint32_t, std::uint32_t>{c, 0});
+    for (std::uint32_t r : members_[c]) {  // `removed` is sorted by (cluster, row)
+      const bool gone = std::binary_search(first, sc.removed.end(), std::pair{c, r});
+      if (!gone) sc.rows.push_back(r);
     }
     logm[c] = kNone;  // not estimated any more
   }
   if (keys_read != nullptr) *keys_read = sc.rows.size();
   float lse_exact = kNone;
   sc.o_exact.assign(d, 0.0f);
-  if (!sc.rows.empty()) {
-    AttendScratch attend;
-    attend.scores.swap(sc.attend);
-    attend_ids(q, keys, values, sc.rows, scale, attend, sc.o_exact.data(), &lse_exact);
-    sc.attend.swap(attend.scores);
-  }
-  m = kNone;
+  if (!sc.rows.empty()) attend_ids(q, keys, values, sc.rows, scale, sc.attend, sc.o_exact.data(), &lse_exact);
+  float m = kNone;
   for (std::size_t c = 0; c < C; ++c) m = std::max(m, logm[c]);
   std::fill(o, o + d, 0.0f);
   *lse = kNone;
   if (m != kNone) {
     // o: the clusters' mean values (the excluded keys' values removed), weighted by their mass.
     double z = 0;
-    t = 0;
+    at = 0;
     for (std::size_t c = 0; c < C; ++c) {
-      const std::size_t gone = gone_in(c, t);
+      const auto gone = removed_of(c, at);
       if (logm[c] == kNone) continue;
-      const float w = std::exp(logm[c] - m), n = count_[c] - static_cast<float>(gone);
+      const float w = std::exp(logm[c] - m), n = count_[c] - static_cast<float>(gone.size());
       z += w;
       simd::axpy(w / n, &value_sum_[c * d], DType::kF32, o, d);
-      if (gone > 0) {
-        for (std::uint32_t j : exclude) {
-          if (assignment_[j] == c) simd::axpy(-w / n, values.row_bytes(j), values.dtype, o, d);
-        }
-      }
+      for (const auto& [cluster, j] : gone) simd::axpy(-w / n, values.row_bytes(j), values.dtype, o, d);
     }
     const float inv = static_cast<float>(1.0 / z);
     for (std::size_t i = 0; i < d; ++i) o[i] *= inv;

@@ -12,18 +12,21 @@
 // 128 keys in f16, about 5% of the keys' bytes. Not thread-safe to modify (add); estimate() is const and may run concurrently.
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "../index/result.h"
 #include "../index/types.h"
+#include "dense_attention.h"
 
 namespace ra::attention {
 
 /// Per-thread buffers of estimate(); grow, then stay.
 struct EstimateScratch {
   std::vector<float> q2, key, s1, sums, o_exact;
-  std::vector<std::uint32_t> touched, order, rows;
-  std::vector<float> attend;  // scores of the exactly attended clusters
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> removed;  // (cluster, row) of excluded keys
+  std::vector<std::uint32_t> order, rows;
+  AttendScratch attend;  // for the clusters attended exactly
 };
 
 class RestEstimate {

@@ -36,7 +36,7 @@ struct Scratch {
   EstimateScratch estimate;
   std::vector<std::uint32_t> rows;
   std::vector<Label> ids;
-  std::vector<float> scores, o_tail, o_static;
+  std::vector<float> scores, partial;  // partial: one partial (estimate, tail, static) at a time
   std::vector<std::uint32_t> tokens;
 };
 
@@ -206,6 +206,7 @@ struct RetrievalLayer::Impl {
     const TokenRange tail{std::min(s.indexed_end, T), std::min(win, T)};
     *lse = -std::numeric_limits<float>::infinity();
     std::fill(o, o + d, 0.0f);
+    sc.partial.resize(d);
     std::size_t k = 0;
     if (!s.indexes.empty()) {
       const GraphIndex& index = *s.indexes[index_of_query_head(h)];
@@ -226,30 +227,28 @@ struct RetrievalLayer::Impl {
         sc.rows.resize(k);
         for (std::size_t j = 0; j < k; ++j) sc.rows[j] = static_cast<std::uint32_t>(sc.ids[j]);
         float lse_est;
-        sc.o_static.resize(d);
         std::uint64_t exact_keys = 0;
         s.estimates[x].estimate(qh, scale, sc.rows, keys.slice_rows(sink(), s.indexed_end),
                                 values.slice_rows(sink(), s.indexed_end), cfg.estimate_exact, sc.estimate,
-                                sc.o_static.data(), &lse_est, &exact_keys);
-        merge_attn_states(o, lse, sc.o_static.data(), &lse_est, o, lse, 1, d, d);
+                                sc.partial.data(), &lse_est, &exact_keys);
+        merge_attn_states(o, lse, sc.partial.data(), &lse_est, o, lse, 1, d, d);
         st.estimate_bytes += s.estimates[x].bytes_read();
         st.index_evals += exact_keys;
       }
     } else if (retrieved != nullptr) {
       retrieved->clear();
     }
-    sc.o_tail.resize(d);
     if (tail.size() > 0) {
       float lse_tail;
-      attend_ranges(qh, keys, values, {&tail, 1}, scale, sc.attend, sc.o_tail.data(), &lse_tail);
-      merge_attn_states(o, lse, sc.o_tail.data(), &lse_tail, o, lse, 1, d, d);
+      attend_ranges(qh, keys, values, {&tail, 1}, scale, sc.attend, sc.partial.data(), &lse_tail);
+      merge_attn_states(o, lse, sc.partial.data(), &lse_tail, o, lse, 1, d, d);
       st.tail_tokens += tail.size();
     }
     if (coverage == Coverage::kAll) {
       const TokenRange statics[2] = {{0, std::min(sink(), T)}, {std::max(win, std::min(sink(), T)), T}};
       float lse_static;
-      attend_ranges(qh, keys, values, statics, scale, sc.attend, sc.o_tail.data(), &lse_static);
-      merge_attn_states(o, lse, sc.o_tail.data(), &lse_static, o, lse, 1, d, d);
+      attend_ranges(qh, keys, values, statics, scale, sc.attend, sc.partial.data(), &lse_static);
+      merge_attn_states(o, lse, sc.partial.data(), &lse_static, o, lse, 1, d, d);
       st.static_tokens += statics[0].size() + statics[1].size();
     }
   }
