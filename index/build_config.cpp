@@ -2,6 +2,7 @@
 
 #include "index/search.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ra {
@@ -24,6 +25,10 @@ Status BuildConfig::validate() const {
   if (!(bootstrap_fraction > 0.0 && bootstrap_fraction <= 1.0)) {
     return Status::InvalidArgument("bootstrap_fraction must be in (0, 1]");
   }
+  if (!(hub_share > 0.0 && hub_share <= 1.0)) return Status::InvalidArgument("hub_share must be in (0, 1]");
+  if (max_hubs > kMaxBeam) {
+    return Status::InvalidArgument("max_hubs must be at most " + std::to_string(kMaxBeam));
+  }
   if (bootstrap_max_exact < 1) return Status::InvalidArgument("bootstrap_max_exact must be >= 1");
   if (storage == DType::kBF16) {
     return Status::InvalidArgument("index storage must be f32 or f16");
@@ -36,16 +41,25 @@ std::string BuildReport::to_string() const {
   std::snprintf(buf, sizeof(buf),
                 "build: %.2f s (knn %.2f s%s, projection %.2f s, reverse edges %.2f s, "
                 "connectivity %.2f s)\n"
-                "graph: %llu edges, degree mean %.1f min %u max %u; %llu pivots; %llu keys "
+                "graph: %llu edges, degree mean %.1f min %u max %u; %llu pivots; %llu hubs; %llu keys "
                 "without out-edges before repair; %llu keys repaired; %llu unreachable\n"
                 "memory: graph %.1f MiB, vectors %.1f MiB",
                 total_s, knn_s, knn_recall < 1.0 ? (", recall " + std::to_string(knn_recall).substr(0, 5)).c_str() : "",
                 projection_s, reverse_s, connectivity_s, static_cast<unsigned long long>(edges),
                 mean_degree, min_degree, max_degree, static_cast<unsigned long long>(pivots),
+                static_cast<unsigned long long>(hubs),
                 static_cast<unsigned long long>(zero_out_degree),
                 static_cast<unsigned long long>(repaired), static_cast<unsigned long long>(unreachable),
                 static_cast<double>(graph_bytes) / (1 << 20), static_cast<double>(vector_bytes) / (1 << 20));
   return buf;
+}
+
+std::string BuildReport::warning(std::size_t num_keys) const {
+  const std::size_t graph_keys = num_keys - std::min<std::size_t>(num_keys, hubs);
+  if (graph_keys == 0 || zero_out_degree * 2 <= graph_keys) return {};
+  return "warning: " + std::to_string(zero_out_degree) + " of " + std::to_string(graph_keys) +
+         " graph keys had no query-guided edge (they rest on repair edges alone); more or more "
+         "varied training queries, or a larger Kq, would guide them";
 }
 
 }  // namespace ra

@@ -24,6 +24,11 @@ struct BuildConfig {
   KnnMode knn_mode = KnnMode::kExact;
   double bootstrap_fraction = 0.1;  // kBootstrap: share of training queries solved exactly
   std::uint32_t bootstrap_max_exact = 16384;  // kBootstrap: at most this many solved exactly
+  /// Hubs (keys in the top-Kq of at least hub_share of the training queries, at most
+  /// max_hubs and 1/64 of the keys; 0 turns hubs off) are scored exactly by every search and
+  /// left out of the graph, which is built from the training queries' lists without them.
+  double hub_share = 0.02;
+  std::uint32_t max_hubs = 1024;
   DType storage = DType::kF32;      // how an owning index stores keys (f32 or f16)
   std::uint32_t num_threads = 0;    // 0: all OpenMP threads
   /// Called (from the building thread) as each build step starts; the library never prints.
@@ -40,6 +45,7 @@ struct BuildReport {
   double knn_s = 0, projection_s = 0, reverse_s = 0, connectivity_s = 0, total_s = 0;
   double knn_recall = 1.0;            // measured on a sample in kBootstrap mode; 1 when exact
   std::uint64_t pivots = 0;           // distinct keys that are some training query's best
+  std::uint64_t hubs = 0;             // keys scored exactly by every search, outside the graph
   std::uint64_t edges = 0;
   double mean_degree = 0;
   std::uint32_t min_degree = 0, max_degree = 0;
@@ -49,6 +55,9 @@ struct BuildReport {
   std::uint64_t graph_bytes = 0, vector_bytes = 0;
 
   std::string to_string() const;
+  /// A line of warning when the build left most keys without query-guided edges of their own
+  /// (they then hang on repair edges alone and recall suffers); empty when it did not.
+  std::string warning(std::size_t num_keys) const;
 };
 
 }  // namespace ra

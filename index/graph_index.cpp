@@ -11,6 +11,7 @@
 #include "index/api_guard.h"
 #include "index/beam_search.h"
 #include "index/graph_build/connectivity.h"
+#include "index/graph_build/hubs.h"
 #include "index/graph_build/insert.h"
 #include "index/graph_build/link.h"
 #include "index/graph_build/projection.h"
@@ -78,6 +79,25 @@ Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, st
   return Status::OK();
 }
 
+// Hubs from the exact top-Kq of an evenly spaced sample of the training queries (at most
+// 4096 of them: a hub is common by definition, so a sample finds it; the cost is a few percent
+// of the full kNN). At most 1/kMaxHubFraction of the keys, so hubs cost a search little.
+Result<std::vector<NodeId>> detect_hubs(const MatrixView& keys, const MatrixView& train_queries,
+                                        std::uint32_t kq, const BuildConfig& cfg) {
+  constexpr std::size_t kSample = 4096;
+  const std::size_t m = train_queries.rows, n = keys.rows;
+  const std::size_t max_hubs = std::min<std::size_t>(cfg.max_hubs, n / kMaxHubFraction);
+  if (m < 16 || max_hubs == 0) return std::vector<NodeId>{};
+  const std::size_t s = std::min(m, kSample);
+  RA_ASSIGN_OR_RETURN(Matrix sample, Matrix::zeros(s, keys.dim));
+  for (std::size_t i = 0; i < s; ++i) {
+    std::memcpy(sample.f32_row(i), train_queries.f32_row(i * m / s), keys.dim * sizeof(float));
+  }
+  std::vector<NodeId> knn;
+  RA_RETURN_IF_ERROR(exact_query_knn(keys, sample.view(), kq, cfg.num_threads, &knn));
+  return find_hubs(knn, kq, n, cfg.hub_share, max_hubs);
+}
+
 }  // namespace
 
 NodeId choose_entry(const MatrixView& keys, const MatrixView& train_queries) {
@@ -139,14 +159,26 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   RA_ASSIGN_OR_RETURN(auto idx, assemble(keys, ownership, cfg));
   const auto kq = static_cast<std::uint32_t>(std::min<std::size_t>(cfg.query_knn, keys.rows));
   BuildReport local;
+  if (cfg.max_hubs > 0) {
+    cfg.report_progress("hubs");
+    RA_ASSIGN_OR_RETURN(idx->hubs_, detect_hubs(idx->keys_, train_queries, kq, cfg));
+  }
+  // With hubs, each list is solved Kq + hubs deep and the hubs taken out, so every list still
+  // holds Kq keys of the graph.
+  const std::size_t hubs = idx->hubs_.size();
+  const auto k_solve = static_cast<std::uint32_t>(std::min<std::size_t>(kq + hubs, keys.rows));
+  const auto k_graph = static_cast<std::uint32_t>(std::min<std::size_t>(kq, keys.rows - hubs));
   std::vector<NodeId> knn;
   cfg.report_progress("training-query kNN");
   if (cfg.knn_mode == KnnMode::kExact || train_queries.rows < 2) {
-    RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, train_queries, kq, cfg.num_threads, &knn));
+    RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, train_queries, k_solve, cfg.num_threads, &knn));
   } else {
-    RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, kq, cfg, &knn, &local.knn_recall));
+    RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, k_solve, cfg, &knn, &local.knn_recall));
   }
-  RA_RETURN_IF_ERROR(idx->link_from_knn(knn, kq, choose_entry(idx->keys_, train_queries), &local));
+  if (hubs > 0) knn = drop_hubs(knn, k_solve, idx->hubs_, k_graph);
+  NodeId entry = choose_entry(idx->keys_, train_queries);
+  if (std::binary_search(idx->hubs_.begin(), idx->hubs_.end(), entry)) entry = knn.front();
+  RA_RETURN_IF_ERROR(idx->link_from_knn(knn, k_graph, entry, &local));
   local.knn_s = seconds_since(t0) - local.projection_s - local.reverse_s - local.connectivity_s;
   local.total_s = seconds_since(t0);
   if (report != nullptr) *report = local;
@@ -199,25 +231,27 @@ Status GraphIndex::link_from_knn(std::span<const NodeId> knn, std::size_t knn_k,
   }
   cfg_.report_progress("connectivity");
   RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
-                      repair_reachability(keys_, *pruner_, entries_, cfg_.build_beam,
+                      repair_reachability(keys_, *pruner_, entries_, hubs_, cfg_.build_beam,
                                           threads, &graph_));
   local.connectivity_s = seconds_since(t);
   local.zero_out_degree = conn.zero_out_degree;
   local.repaired = conn.repaired;
   local.unreachable = conn.unreachable;
+  local.hubs = hubs_.size();
   local.edges = graph_.num_edges();
   local.mean_degree = static_cast<double>(local.edges) / static_cast<double>(n);
   const auto& deg = graph_.degrees();
   local.min_degree = *std::min_element(deg.begin(), deg.end());
   local.max_degree = *std::max_element(deg.begin(), deg.end());
-  local.graph_bytes = graph_.slots().size() * sizeof(NodeId) + deg.size() * sizeof(std::uint32_t);
+  local.graph_bytes = graph_.slots().size() * sizeof(NodeId) + deg.size() * sizeof(std::uint32_t) +
+                      hubs_.size() * sizeof(NodeId);
   local.vector_bytes = owns_keys_ ? storage_.size() : 0;
   return Status::OK();
 }
 
 std::uint64_t GraphIndex::memory_bytes() const noexcept {
   return graph_.slots().size() * sizeof(NodeId) + graph_.degrees().size() * sizeof(std::uint32_t) +
-         storage_.size() + size() * sizeof(float) +  // + the pruner's key.mean products
+         hubs_.size() * sizeof(NodeId) + storage_.size() + size() * sizeof(float) +  // + the pruner's key.mean products
          (link_state_ ? link_state_->indegree.size() * (sizeof(std::uint32_t) + sizeof(NodeId))
                       : 0);  // + insertion's state (in-degree, parent), once keys were inserted
 }
@@ -228,20 +262,50 @@ SearchContext GraphIndex::make_context() const {
   s.next_query(size());
   s.scores.resize(std::max<std::size_t>(graph_.max_degree(), entries_.size()));
   s.ids.reserve(s.scores.size());
+  s.hub_best.resize(hubs_.size());
   return ctx;
 }
 
 Status GraphIndex::search_one(const float* query, const SearchParams& p, SearchContext& ctx,
                               Label* ids, float* scores, SearchStats* stats) const {
   RA_API_TRY
-  RA_RETURN_IF_ERROR(p.validate(size()));
+  RA_RETURN_IF_ERROR(p.validate(size(), true, hubs_.size()));
   RA_RETURN_IF_ERROR(check_query_row(query, dim()));
   SearchScratch& s = ctx.scratch();
   beam_search(graph_, keys_, query, entries_, p.beam, s, stats);
-  const std::size_t found = std::min<std::size_t>(p.k, s.pool.size());
+  // The hubs (outside the graph, so never in the pool) are scored exactly; the result is the
+  // best k of both sorted lists.
+  std::size_t hub_found = 0;
+  if (!hubs_.empty()) {
+    const std::size_t h = hubs_.size();
+    if (s.scores.size() < h) s.scores.resize(h);
+    if (s.hub_best.size() < h) s.hub_best.resize(h);
+    simd::dot_gather(query, keys_.data, keys_.dtype, keys_.stride, hubs_.data(), h, keys_.dim,
+                     s.scores.data());
+    for (std::size_t i = 0; i < h; ++i) s.hub_best[i] = {s.scores[i], hubs_[i], true};
+    hub_found = std::min<std::size_t>(p.k, h);
+    const auto by_score = [](const CandidatePool::Candidate& a, const CandidatePool::Candidate& b) {
+      return a.score > b.score || (a.score == b.score && a.id < b.id);
+    };
+    std::partial_sort(s.hub_best.begin(), s.hub_best.begin() + static_cast<std::ptrdiff_t>(hub_found),
+                      s.hub_best.begin() + static_cast<std::ptrdiff_t>(h), by_score);
+    if (stats != nullptr) stats->score_evals += h;
+  }
+  std::size_t a = 0, b = 0;  // cursors in the pool and in the hubs
   for (std::size_t i = 0; i < p.k; ++i) {
-    ids[i] = i < found ? static_cast<Label>(s.pool[i].id) : kNoLabel;
-    scores[i] = i < found ? s.pool[i].score : -std::numeric_limits<float>::infinity();
+    const bool have_a = a < s.pool.size(), have_b = b < hub_found;
+    const bool take_b = have_b && (!have_a || s.hub_best[b].score > s.pool[a].score ||
+                                   (s.hub_best[b].score == s.pool[a].score && s.hub_best[b].id < s.pool[a].id));
+    if (take_b) {
+      ids[i] = static_cast<Label>(s.hub_best[b].id);
+      scores[i] = s.hub_best[b++].score;
+    } else if (have_a) {
+      ids[i] = static_cast<Label>(s.pool[a].id);
+      scores[i] = s.pool[a++].score;
+    } else {
+      ids[i] = kNoLabel;
+      scores[i] = -std::numeric_limits<float>::infinity();
+    }
   }
   return Status::OK();
   RA_API_CATCH("search")
@@ -250,7 +314,7 @@ Status GraphIndex::search_one(const float* query, const SearchParams& p, SearchC
 Status GraphIndex::search(const MatrixView& queries, const SearchParams& p, SearchResults* out,
                           std::vector<SearchStats>* stats) const {
   RA_API_TRY
-  RA_RETURN_IF_ERROR(p.validate(size()));
+  RA_RETURN_IF_ERROR(p.validate(size(), true, hubs_.size()));
   RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
   if (queries.dim != dim()) {
     return Status::InvalidArgument("queries have dimension " + std::to_string(queries.dim) +
@@ -345,7 +409,7 @@ Status GraphIndex::link_new_keys(std::size_t first) {
 Status GraphIndex::repair() {
   RA_API_TRY
   RA_ASSIGN_OR_RETURN(const ConnectivityReport conn,
-                      repair_reachability(keys_, *pruner_, entries_, cfg_.build_beam,
+                      repair_reachability(keys_, *pruner_, entries_, hubs_, cfg_.build_beam,
                                           resolve_threads(cfg_.num_threads), &graph_));
   if (link_state_) *link_state_ = LinkState::of(graph_, entries_.front());
   inserted_since_repair_ = 0;

@@ -20,6 +20,9 @@
 
 namespace ra {
 
+/// Hubs are at most 1/kMaxHubFraction of an index's keys.
+inline constexpr std::size_t kMaxHubFraction = 64;
+
 class Pruner;       // internal: diversity pruning on centred keys
 struct LinkState;   // internal: in-degrees and spanning tree kept across insertions
 
@@ -59,6 +62,9 @@ class GraphIndex {
   /// Where every search starts: the main entry first, then keys spread over the query
   /// distribution (so a search lands near its answer's region in one step).
   std::span<const NodeId> entry_points() const noexcept { return entries_; }
+  /// Keys scored exactly by every search and kept out of the graph (sorted ids; see
+  /// BuildConfig::hub_share). Empty when the training queries share no such keys.
+  std::span<const NodeId> hubs() const noexcept { return hubs_; }
   const Graph& graph() const noexcept { return graph_; }
   const MatrixView& keys() const noexcept { return keys_; }
   bool owns_keys() const noexcept { return owns_keys_; }
@@ -103,6 +109,7 @@ class GraphIndex {
   MatrixView keys_;                 // over storage_ or over the caller's memory
   Graph graph_;
   std::vector<NodeId> entries_;
+  std::vector<NodeId> hubs_;
   std::unique_ptr<Pruner> pruner_;
   std::unique_ptr<LinkState> link_state_;  // insertion's state: null until the first insertion
   std::size_t inserted_since_repair_ = 0;

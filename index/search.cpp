@@ -6,14 +6,16 @@
 
 namespace ra {
 
-Status SearchParams::validate(std::size_t index_size, bool uses_beam) const {
+Status SearchParams::validate(std::size_t index_size, bool uses_beam, std::size_t hubs) const {
   if (k == 0 || k > index_size) {
     return Status::InvalidArgument("k = " + std::to_string(k) + " must be in [1, " +
                                    std::to_string(index_size) + "] (the number of keys)");
   }
-  if (uses_beam && beam < k) {
+  if (uses_beam && (beam == 0 || beam + hubs < k)) {
     return Status::InvalidArgument("beam (" + std::to_string(beam) + ") must be >= k (" +
-                                   std::to_string(k) + ")");
+                                   std::to_string(k) + ")" +
+                                   (hubs ? " less the index's " + std::to_string(hubs) + " hubs" : "") +
+                                   ", and >= 1");
   }
   if (uses_beam && beam > kMaxBeam) {
     return Status::InvalidArgument("beam (" + std::to_string(beam) + ") must be <= " + std::to_string(kMaxBeam));

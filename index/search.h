@@ -17,11 +17,12 @@ inline constexpr std::uint32_t kMaxBeam = 1u << 16;
 
 struct SearchParams {
   std::uint32_t k = 10;
-  std::uint32_t beam = 64;        // graph search: candidates kept ("L"), >= k; FlatIndex ignores it
+  std::uint32_t beam = 64;        // graph search: candidates kept ("L"); FlatIndex ignores it
   std::uint32_t num_threads = 0;  // batch search only; 0: all OpenMP threads
 
-  /// k in [1, index_size]; with `uses_beam`, also k <= beam <= kMaxBeam.
-  Status validate(std::size_t index_size, bool uses_beam = true) const;
+  /// k in [1, index_size]; with `uses_beam`, also 1 <= beam <= kMaxBeam and beam + hubs >= k
+  /// (hubs: keys the index scores outside the beam, GraphIndex::hubs()).
+  Status validate(std::size_t index_size, bool uses_beam = true, std::size_t hubs = 0) const;
 };
 
 /// Results of a batch search: num_queries x k, row-major, best first.

@@ -79,6 +79,7 @@ class SearchScratch {
   CandidatePool pool;
   std::vector<NodeId> ids;     // neighbours to score in one hop
   std::vector<float> scores;   // their scores
+  std::vector<CandidatePool::Candidate> hub_best;  // the index's hubs, scored, best first
 
  private:
   std::vector<std::uint32_t> mark_;

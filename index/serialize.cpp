@@ -1,14 +1,17 @@
-// The .ra index file, version 1. Little-endian throughout.
+// The .ra index file, version 1 or 2. Little-endian throughout.
 //
 //   header (64 bytes): magic "OODXIDX\0" | u32 version | u32 header_bytes | u64 n | u32 dim |
 //     u32 max_degree | u32 num_entries | u32 flags (bit 0: vectors embedded) | u8 dtype | u8[3] 0 |
-//     u32 query_knn | u32 build_beam | u32 reserved[2] | u32 header_crc (of the 60 bytes before)
+//     u32 query_knn | u32 build_beam | u32 num_hubs (0 in version 1) | u32 reserved 0 |
+//     u32 header_crc (of the 60 bytes before)
 //   sections, in this order: u32 tag | u64 bytes | payload | u32 crc32(payload)
 //     1 MEAN      dim f32 (the key mean used for centred pruning)
 //     5 ENTRIES   num_entries u32 (search entry points, the main one first)
 //     2 DEGREES   n u32
 //     3 NEIGHBORS n * max_degree u32
 //     4 VECTORS   n * dim * dtype_size (only with flag bit 0)
+//     6 HUBS      num_hubs u32, ascending (version 2, only with num_hubs > 0)
+// An index without hubs is written as version 1, so files readers of version 1 accept stay so.
 // load() checks every size against the file and every checksum, and rejects trailing bytes.
 #include <cerrno>
 #include <cmath>
@@ -23,15 +26,16 @@
 #include "index/graph_build/prune.h"
 #include "index/threading.h"
 #include "index/graph_index.h"
+#include "index/search.h"
 
 namespace ra {
 namespace {
 
 constexpr char kMagic[8] = {'O', 'O', 'D', 'X', 'I', 'D', 'X', '\0'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 constexpr std::uint32_t kHeaderBytes = 64;
 constexpr std::uint32_t kFlagVectors = 1;
-enum Tag : std::uint32_t { kMean = 1, kDegrees = 2, kNeighbors = 3, kVectors = 4, kEntries = 5 };
+enum Tag : std::uint32_t { kMean = 1, kDegrees = 2, kNeighbors = 3, kVectors = 4, kEntries = 5, kHubs = 6 };
 
 #pragma pack(push, 1)
 struct Header {
@@ -40,7 +44,7 @@ struct Header {
   std::uint64_t n;
   std::uint32_t dim, max_degree, num_entries, flags;
   std::uint8_t dtype, pad[3];
-  std::uint32_t query_knn, build_beam, reserved[2];
+  std::uint32_t query_knn, build_beam, num_hubs, reserved;
   std::uint32_t header_crc;
 };
 #pragma pack(pop)
@@ -101,7 +105,7 @@ class GraphIndexSerializer {
   static Status save(const GraphIndex& idx, const std::string& path) {
     Header h{};
     std::memcpy(h.magic, kMagic, 8);
-    h.version = kVersion;
+    h.version = idx.hubs_.empty() ? 1 : 2;
     h.header_bytes = kHeaderBytes;
     h.n = idx.size();
     h.dim = static_cast<std::uint32_t>(idx.dim());
@@ -111,6 +115,7 @@ class GraphIndexSerializer {
     h.dtype = static_cast<std::uint8_t>(idx.keys_.dtype);
     h.query_knn = idx.cfg_.query_knn;
     h.build_beam = idx.cfg_.build_beam;
+    h.num_hubs = static_cast<std::uint32_t>(idx.hubs_.size());
     h.header_crc = header_crc(h);
     return write_file_atomically(path, [&](std::ostream& out) {
       out.write(reinterpret_cast<const char*>(&h), sizeof(h));
@@ -120,6 +125,7 @@ class GraphIndexSerializer {
       write_section(out, kDegrees, idx.graph_.degrees().data(), idx.size() * sizeof(std::uint32_t));
       write_section(out, kNeighbors, idx.graph_.slots().data(), idx.graph_.slots().size() * sizeof(NodeId));
       if (idx.owns_keys_) write_section(out, kVectors, idx.storage_.data(), idx.storage_.size());
+      if (!idx.hubs_.empty()) write_section(out, kHubs, idx.hubs_.data(), idx.hubs_.size() * sizeof(NodeId));
     });
   }
 
@@ -157,7 +163,7 @@ class GraphIndexSerializer {
       return Status::Unsupported(path + ": index format version " + std::to_string(h.version) +
                                  " is newer than this library reads (" + std::to_string(kVersion) + ")");
     }
-    if (h.version != kVersion || h.header_bytes != kHeaderBytes) {
+    if (h.version < 1 || h.header_bytes != kHeaderBytes) {
       return Status::Corruption(path + ": unknown layout (version " + std::to_string(h.version) + ")");
     }
     // Only what build() writes: the same ranges as BuildConfig, no unknown flags or bytes.
@@ -171,7 +177,8 @@ class GraphIndexSerializer {
                                          h.dtype > static_cast<std::uint8_t>(DType::kBF16)) {
       return Status::Corruption(path + ": header values out of range" + (v.ok() ? "" : " (" + v.message() + ")"));
     }
-    if ((h.flags & ~kFlagVectors) != 0 || h.pad[0] || h.pad[1] || h.pad[2] || h.reserved[0] || h.reserved[1]) {
+    if ((h.flags & ~kFlagVectors) != 0 || h.pad[0] || h.pad[1] || h.pad[2] || h.reserved || (h.version == 1 && h.num_hubs != 0) ||
+        h.num_hubs > h.n / kMaxHubFraction || h.num_hubs > kMaxBeam) {
       return Status::Corruption(path + ": unknown flags or non-zero reserved bytes in the header");
     }
     const auto dtype = static_cast<DType>(h.dtype);
@@ -179,7 +186,7 @@ class GraphIndexSerializer {
     // Bound every allocation by the file size before making it.
     const auto graph_bytes = checked_mul(h.n, 4ull + 4ull * h.max_degree);
     const auto vector_bytes = embedded ? checked_product({h.n, h.dim, dtype_size(dtype)}) : std::optional<std::uint64_t>(0);
-    const auto mean_bytes = checked_mul(4, h.dim);
+    const auto mean_bytes = checked_mul(4, h.dim + h.num_hubs);
     std::optional<std::uint64_t> total;
     if (graph_bytes && vector_bytes && mean_bytes) total = checked_add(*graph_bytes, *vector_bytes);
     if (total) total = checked_add(*total, *mean_bytes);
@@ -225,6 +232,24 @@ class GraphIndexSerializer {
                                        std::to_string(h.dim) + " " + std::string(dtype_name(dtype)));
       }
       idx->keys_ = external;
+    }
+    idx->hubs_.resize(h.num_hubs);
+    if (h.num_hubs > 0) RA_RETURN_IF_ERROR(r.section(kHubs, h.num_hubs * 4ull, idx->hubs_.data()));
+    for (std::size_t i = 0; i < idx->hubs_.size(); ++i) {
+      if (idx->hubs_[i] >= h.n || (i > 0 && idx->hubs_[i] <= idx->hubs_[i - 1])) {
+        return Status::Corruption(path + ": hub ids out of range or not ascending");
+      }
+    }
+    if (!idx->hubs_.empty()) {  // hubs are outside the graph: else a search returns one twice
+      std::vector<std::uint8_t> is_hub(h.n, 0);
+      for (NodeId hub : idx->hubs_) is_hub[hub] = 1;
+      bool inside = false;
+      for (NodeId e : idx->entries_) inside |= is_hub[e] != 0;
+      for (std::size_t v = 0; v < h.n && !inside; ++v) {
+        inside |= is_hub[v] != 0 && degrees[v] != 0;
+        for (std::uint32_t j = 0; j < degrees[v]; ++j) inside |= is_hub[slots[v * h.max_degree + j]] != 0;
+      }
+      if (inside) return Status::Corruption(path + ": a hub is linked into the graph");
     }
     if (!r.at_end()) return Status::Corruption(path + ": unexpected bytes after the last section");
     for (float m : mean) {

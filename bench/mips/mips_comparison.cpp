@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "index/graph_index.h"
@@ -29,52 +31,85 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The sweep values: from k up to 8k, about 1.3x apart.
-std::vector<std::uint32_t> widths(std::uint32_t k) {
-  std::vector<std::uint32_t> w;
-  for (double f : {1.0, 1.3, 1.6, 2.0, 2.6, 3.2, 4.0, 5.0, 6.4, 8.0}) {
-    const auto v = static_cast<std::uint32_t>(std::lround(f * std::max<std::uint32_t>(k, 10)));
-    if (w.empty() || v > w.back()) w.push_back(v);
+// OpenMP's thread count for the scope: faiss opens its own parallel regions (even for one
+// query), so without this a "one thread" search of faiss uses every core.
+class OmpThreads {
+ public:
+  explicit OmpThreads(std::uint32_t n) : saved_(omp_get_max_threads()) {
+    omp_set_num_threads(n ? static_cast<int>(n) : omp_get_num_procs());
   }
-  return w;
+  ~OmpThreads() { omp_set_num_threads(saved_); }
+  OmpThreads(const OmpThreads&) = delete;
+  OmpThreads& operator=(const OmpThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
+// A sweep from `first`, about 1.3x apart, until the recall reaches the target, stops gaining
+// (under 0.001 over two steps) or the width passes `last`.
+template <typename Measure>
+std::vector<MipsRow> sweep(std::uint32_t first, std::uint32_t last, const MipsBenchOptions& o,
+                           const Measure& measure_width) {
+  std::vector<MipsRow> rows;
+  for (std::uint32_t w = std::max<std::uint32_t>(first, 1); w <= last;
+       w = std::max(w + 1, static_cast<std::uint32_t>(std::lround(w * 1.3)))) {
+    rows.push_back(measure_width(w));
+    const std::size_t r = rows.size();
+    if (rows.back().recall >= o.target_recall) break;
+    if (r >= 3 && rows[r - 1].recall < rows[r - 3].recall + 0.001) break;
+  }
+  return rows;
 }
 
-// Every method's rows come from measure_queries; keys scored are counted in a serial pass over
-// the first 200 queries, since faiss keeps its counts in one global counter.
+std::uint32_t last_width(const MipsBenchOptions& o) {
+  return std::min<std::uint32_t>(kMaxBeam, std::max<std::uint32_t>(o.k, 10) * o.max_width_factor);
+}
+
 MipsRow as_row(std::string param, const SweepRow& r) {
   return {std::move(param), r.recall, r.scored_mean, r.scored_fraction, r.qps, r.latency_us_p99};
 }
 
+// Keys scored are averaged over every test query, like recall: in a second, serial pass,
+// since faiss keeps its counts in one global counter.
 MipsRow measure(const std::string& param, const QuerySearch& search, const Matrix& queries,
                 const IdMatrix& truth, std::uint32_t k, std::uint32_t threads, std::size_t n) {
-  return as_row(param, measure_queries(search, queries.view(), truth, k, threads, n, 200));
+  return as_row(param, measure_queries(search, queries.view(), truth, k, threads, n, queries.rows()));
 }
 
 Result<MipsMethod> run_flat(const Matrix& keys, const Matrix& queries, const IdMatrix& truth,
                             const MipsBenchOptions& o) {
   RA_ASSIGN_OR_RETURN(const SweepRow r, exact_scan_row(keys.view(), queries.view(), truth, o.k, o.threads));
-  return MipsMethod{"flat (exact)", 0, keys.bytes(), {as_row("exact", r)}};
+  return MipsMethod{"flat (exact)", "", 0, keys.bytes(), {as_row("exact", r)}};
 }
 
 Result<MipsMethod> run_graph(const Matrix& keys, const Matrix& train, const Matrix& queries, const IdMatrix& truth,
                              const MipsBenchOptions& o) {
   BuildConfig cfg;
   cfg.max_degree = o.degree;
+  cfg.num_threads = o.build_threads;
   const auto t0 = Clock::now();
   RA_ASSIGN_OR_RETURN(auto index, GraphIndex::build(keys.view(), train.view(), cfg));
-  MipsMethod m{"query-guided graph (ours)", seconds_since(t0), index->memory_bytes(), {}};
+  const std::size_t hubs = index->hubs().size();
+  MipsMethod m{"query-guided graph (ours)",
+               "M=" + std::to_string(cfg.max_degree) + " Kq=" + std::to_string(cfg.query_knn) +
+                   " build_beam=" + std::to_string(cfg.build_beam) + " entries=" + std::to_string(cfg.num_entries) +
+                   " hubs=" + std::to_string(hubs) + " training_queries=" + std::to_string(train.rows()),
+               seconds_since(t0), index->memory_bytes(), {}};
   std::vector<SearchContext> contexts;
   for (std::uint32_t t = 0; t < std::max<std::uint32_t>(o.threads, 1); ++t) contexts.push_back(index->make_context());
-  for (std::uint32_t beam : widths(o.k)) {
+  // The beam covers the graph's part of the top-k: with hubs it may start below k.
+  const auto first = static_cast<std::uint32_t>(hubs >= o.k ? 1 : o.k - hubs);
+  m.rows = sweep(first, last_width(o), o, [&](std::uint32_t beam) {
     const SearchParams p{o.k, beam, 1};
-    m.rows.push_back(measure("beam=" + std::to_string(beam), [&](const float* q, Label* ids) {
+    return measure("beam=" + std::to_string(beam), [&](const float* q, Label* ids) {
       SearchStats st;
       thread_local std::vector<float> sc;
       sc.resize(o.k);
       (void)index->search_one(q, p, contexts[static_cast<std::size_t>(omp_get_thread_num())], ids, sc.data(), &st);
       return st;
-    }, queries, truth, o.k, o.threads, keys.rows()));
-  }
+    }, queries, truth, o.k, o.threads, keys.rows());
+  });
   return m;
 }
 
@@ -101,15 +136,16 @@ MipsMethod run_hnswlib(const Matrix& keys, const Matrix& queries, const IdMatrix
   CountingIpSpace space(keys.dim());
   const auto t0 = Clock::now();
   hnswlib::HierarchicalNSW<float> index(&space, keys.rows(), o.degree, 200);
-#pragma omp parallel for schedule(dynamic, 256)
+  const int build_threads = o.build_threads ? static_cast<int>(o.build_threads) : omp_get_num_procs();
+#pragma omp parallel for schedule(dynamic, 256) num_threads(build_threads)
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(keys.rows()); ++i) {
     index.addPoint(keys.f32_row(static_cast<std::size_t>(i)), static_cast<hnswlib::labeltype>(i));
   }
-  MipsMethod m{"hnswlib HNSW (IP, on keys)", seconds_since(t0),
+  MipsMethod m{"hnswlib HNSW (IP, on keys)", "M=" + std::to_string(o.degree) + " efConstruction=200", seconds_since(t0),
                index.max_elements_ * index.size_data_per_element_, {}};
-  for (std::uint32_t ef : widths(o.k)) {
+  m.rows = sweep(o.k, last_width(o), o, [&](std::uint32_t ef) {
     index.setEf(ef);
-    m.rows.push_back(measure("ef=" + std::to_string(ef), [&](const float* q, Label* ids) {
+    return measure("ef=" + std::to_string(ef), [&](const float* q, Label* ids) {
       const std::uint64_t before = g_hnswlib_evals;
       auto top = index.searchKnn(q, o.k);
       for (std::size_t j = top.size(); j-- > 0;) {
@@ -117,8 +153,8 @@ MipsMethod run_hnswlib(const Matrix& keys, const Matrix& queries, const IdMatrix
         top.pop();
       }
       return SearchStats{g_hnswlib_evals - before, 0};
-    }, queries, truth, o.k, o.threads, keys.rows()));
-  }
+    }, queries, truth, o.k, o.threads, keys.rows());
+  });
   return m;
 }
 #endif
@@ -128,43 +164,65 @@ MipsMethod run_faiss_hnsw(const Matrix& keys, const Matrix& queries, const IdMat
   const auto t0 = Clock::now();
   faiss::IndexHNSWFlat index(static_cast<int>(keys.dim()), static_cast<int>(o.degree), faiss::METRIC_INNER_PRODUCT);
   index.hnsw.efConstruction = 200;
-  index.add(static_cast<faiss::Index::idx_t>(keys.rows()), keys.f32_row(0));
-  MipsMethod m{"faiss IndexHNSWFlat (IP)", seconds_since(t0),
+  {
+    const OmpThreads build(o.build_threads);
+    index.add(static_cast<faiss::Index::idx_t>(keys.rows()), keys.f32_row(0));
+  }
+  MipsMethod m{"faiss IndexHNSWFlat (IP)", "M=" + std::to_string(o.degree) + " efConstruction=200", seconds_since(t0),
                keys.bytes() + index.hnsw.neighbors.size() * sizeof(faiss::HNSW::storage_idx_t), {}};
-  for (std::uint32_t ef : widths(o.k)) {
+  const OmpThreads search(o.threads);
+  m.rows = sweep(o.k, last_width(o), o, [&](std::uint32_t ef) {
     index.hnsw.efSearch = static_cast<int>(ef);
-    m.rows.push_back(measure("ef=" + std::to_string(ef), [&](const float* q, Label* ids) {
+    return measure("ef=" + std::to_string(ef), [&](const float* q, Label* ids) {
       std::vector<float> d(o.k);
       std::vector<faiss::Index::idx_t> l(o.k);
       faiss::hnsw_stats.reset();
       index.search(1, q, o.k, d.data(), l.data());
       std::copy(l.begin(), l.end(), ids);
       return SearchStats{faiss::hnsw_stats.n3, 0};  // faiss 1.7 counts distances in n3
-    }, queries, truth, o.k, o.threads, keys.rows()));
-  }
+    }, queries, truth, o.k, o.threads, keys.rows());
+  });
   return m;
 }
 
 MipsMethod run_faiss_ivf(const Matrix& keys, const Matrix& queries, const IdMatrix& truth, const MipsBenchOptions& o) {
   const auto nlist = static_cast<std::size_t>(std::max(16.0, 4.0 * std::sqrt(static_cast<double>(keys.rows()))));
+  // Trained on a seeded random sample of 64 keys per list (faiss's own default would take the
+  // first rows, which on a long context are one region of it).
+  const std::size_t train_rows = std::min<std::size_t>(keys.rows(), 64 * nlist);
+  std::vector<std::size_t> order(keys.rows());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::mt19937_64 rng(o.seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<float> sample(train_rows * keys.dim());
+  for (std::size_t i = 0; i < train_rows; ++i) {
+    std::copy_n(keys.f32_row(order[i]), keys.dim(), sample.data() + i * keys.dim());
+  }
   const auto t0 = Clock::now();
   faiss::IndexFlatIP quantizer(static_cast<int>(keys.dim()));
   faiss::IndexIVFFlat index(&quantizer, keys.dim(), nlist, faiss::METRIC_INNER_PRODUCT);
-  index.train(static_cast<faiss::Index::idx_t>(std::min<std::size_t>(keys.rows(), 64 * nlist)), keys.f32_row(0));
-  index.add(static_cast<faiss::Index::idx_t>(keys.rows()), keys.f32_row(0));
-  MipsMethod m{"faiss IndexIVFFlat (IP, nlist=" + std::to_string(nlist) + ")", seconds_since(t0),
+  {
+    const OmpThreads build(o.build_threads);
+    index.train(static_cast<faiss::Index::idx_t>(train_rows), sample.data());
+    index.add(static_cast<faiss::Index::idx_t>(keys.rows()), keys.f32_row(0));
+  }
+  MipsMethod m{"faiss IndexIVFFlat (IP, nlist=" + std::to_string(nlist) + ")",
+               "nlist=" + std::to_string(nlist) + " train_sample=" + std::to_string(train_rows) +
+                   " (random, seed " + std::to_string(o.seed) + ")",
+               seconds_since(t0),
                keys.bytes() + keys.rows() * sizeof(faiss::Index::idx_t) + nlist * keys.dim() * sizeof(float), {}};
-  for (std::size_t nprobe = 1; nprobe <= std::min<std::size_t>(nlist, 1024); nprobe *= 2) {
+  const OmpThreads search(o.threads);
+  m.rows = sweep(1, static_cast<std::uint32_t>(nlist), o, [&](std::uint32_t nprobe) {
     index.nprobe = nprobe;
-    m.rows.push_back(measure("nprobe=" + std::to_string(nprobe), [&](const float* q, Label* ids) {
+    return measure("nprobe=" + std::to_string(nprobe), [&](const float* q, Label* ids) {
       std::vector<float> d(o.k);
       std::vector<faiss::Index::idx_t> l(o.k);
       faiss::indexIVF_stats.reset();
       index.search(1, q, o.k, d.data(), l.data());
       std::copy(l.begin(), l.end(), ids);
       return SearchStats{faiss::indexIVF_stats.ndis + nlist, 0};  // lists scanned + centroids
-    }, queries, truth, o.k, o.threads, keys.rows()));
-  }
+    }, queries, truth, o.k, o.threads, keys.rows());
+  });
   return m;
 }
 #endif
@@ -188,7 +246,8 @@ Result<MipsBenchReport> run_mips_bench(const Matrix& keys, const Matrix& train_q
                                    std::to_string(keys.rows()));
   }
   RA_RETURN_IF_ERROR(check_truth(keys.view(), queries.view(), truth, o.k));
-  MipsBenchReport r{keys.rows(), keys.dim(), queries.rows(), o.k, std::max<std::uint32_t>(o.threads, 1), {}, {}};
+  MipsBenchReport r{keys.rows(), keys.dim(), queries.rows(), o.k, std::max<std::uint32_t>(o.threads, 1),
+                    o.build_threads ? o.build_threads : static_cast<std::uint32_t>(omp_get_num_procs()), {}, {}};
   MipsBenchOptions opt = o;
   opt.threads = r.threads;
   if (!skipped(o, "flat")) {
@@ -229,20 +288,27 @@ std::string mips_table(const MipsBenchReport& r) {
     }
   }
   std::string out = t.render();
+  out += "search on " + std::to_string(r.threads) + " thread(s), builds on " + std::to_string(r.build_threads) +
+         "; keys scored averaged over all " + std::to_string(r.num_queries) + " test queries\n";
+  for (const auto& m : r.methods) {
+    if (!m.settings.empty()) out += m.name + ": " + m.settings + "\n";
+  }
   for (const auto& s : r.skipped) out += "skipped: " + s + "\n";
   return out;
 }
 
 std::string mips_json(const MipsBenchReport& r) {
   nlohmann::json j = {{"n", r.n}, {"dim", r.dim}, {"k", r.k}, {"threads", r.threads},
+                      {"build_threads", r.build_threads}, {"keys_scored_over", "every test query"},
                       {"methods", nlohmann::json::array()}, {"skipped", r.skipped}};
   for (const auto& m : r.methods) {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& row : m.rows) {
-      rows.push_back({{"param", row.param}, {"recall", row.recall}, {"scored_fraction", row.scored_fraction},
+      rows.push_back({{"param", row.param}, {"recall", row.recall}, {"scored_mean", row.scored_mean},
+                      {"scored_fraction", row.scored_fraction},
                       {"qps", row.qps}, {"latency_us_p99", row.latency_us_p99}});
     }
-    j["methods"].push_back({{"name", m.name}, {"build_s", m.build_s}, {"memory_bytes", m.memory_bytes}, {"rows", rows}});
+    j["methods"].push_back({{"name", m.name}, {"settings", m.settings}, {"build_s", m.build_s}, {"memory_bytes", m.memory_bytes}, {"rows", rows}});
   }
   return j.dump(2) + "\n";
 }

@@ -45,15 +45,18 @@ Status search_for_keys(const MatrixView& keys, const Pruner& pruner, const Graph
 }  // namespace
 
 Result<ConnectivityReport> repair_reachability(const MatrixView& keys, const Pruner& pruner,
-                                        std::span<const NodeId> entries, std::uint32_t beam,
+                                        std::span<const NodeId> entries,
+                                        std::span<const NodeId> isolated, std::uint32_t beam,
                                         int num_threads, Graph* graph) {
   ConnectivityReport report;
   for (NodeId v = 0; v < graph->size(); ++v) report.zero_out_degree += graph->degree(v) == 0;
+  report.zero_out_degree -= std::min<std::uint64_t>(report.zero_out_degree, isolated.size());
 
   std::vector<std::uint8_t> reached;
   constexpr int kMaxRounds = 8;  // a repair may displace another key's only in-edge
   for (int round = 0; round < kMaxRounds; ++round) {
     graph->reachable_from(entries.front(), &reached);
+    for (NodeId h : isolated) reached[h] = 1;
     std::vector<NodeId> unreached;
     for (NodeId v = 0; v < graph->size(); ++v) {
       if (!reached[v]) unreached.push_back(v);

@@ -25,9 +25,11 @@ struct ConnectivityReport {
   std::uint64_t unreachable = 0;      // left unreachable (0 unless the repair rounds ran out)
 };
 
-/// `entries`: where searches start; reachability is from the first.
+/// `entries`: where searches start; reachability is from the first. `isolated` (sorted ids:
+/// the hubs, scored outside the graph) are left out: neither repaired nor counted.
 Result<ConnectivityReport> repair_reachability(const MatrixView& keys, const Pruner& pruner,
                                         std::span<const NodeId> entries,
+                                        std::span<const NodeId> isolated,
                                         std::uint32_t beam, int num_threads, Graph* graph);
 
 }  // namespace ra

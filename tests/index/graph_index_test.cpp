@@ -96,8 +96,9 @@ TEST(GraphIndex, GraphIsBoundedSimpleAndReachable) {
     EXPECT_EQ(distinct.count(v), 0u) << "self loop at " << v;
     for (NodeId u : nb) EXPECT_LT(u, g.size());
   }
-  std::vector<std::uint8_t> reached;
-  EXPECT_EQ(g.reachable_from(index->entry_points().front(), &reached), g.size());
+  std::vector<std::uint8_t> reached;  // every key but the hubs, which are outside the graph
+  EXPECT_EQ(g.reachable_from(index->entry_points().front(), &reached), g.size() - index->hubs().size());
+  for (NodeId h : index->hubs()) EXPECT_EQ(g.degree(h), 0u);
 }
 
 TEST(GraphIndex, SameGraphAtAnyThreadCount) {
@@ -204,12 +205,12 @@ TEST(GraphIndex, DamagedFilesGiveClearErrors) {
   magic[0] = 'X';
   EXPECT_EQ(load_bytes(magic).code(), StatusCode::kCorruption);
   std::string newer = good;
-  newer[8] = 2;  // version 2 with its header checksum: a file from a newer library
+  newer[8] = 3;  // version 3 with its header checksum: a file from a newer library
   const std::uint32_t crc = crc32(newer.data(), 60);
   std::memcpy(newer.data() + 60, &crc, 4);
   EXPECT_EQ(load_bytes(newer).code(), StatusCode::kUnsupported);
   std::string bad_version = good;
-  bad_version[8] = 2;  // a corrupted version field is corruption, not a newer format
+  bad_version[8] = 3;  // a corrupted version field is corruption, not a newer format
   const Status v = load_bytes(bad_version);
   EXPECT_EQ(v.code(), StatusCode::kCorruption);
   EXPECT_NE(v.message().find("checksum"), std::string::npos) << v.message();
@@ -229,7 +230,8 @@ TEST(GraphIndex, AppendedKeysBecomeSearchable) {
   ASSERT_TRUE(grown->append(all.slice_rows(first, all.rows)).ok());
   ASSERT_EQ(grown->size(), all.rows);
   std::vector<std::uint8_t> reached;
-  EXPECT_EQ(grown->graph().reachable_from(grown->entry_points().front(), &reached), all.rows);
+  EXPECT_EQ(grown->graph().reachable_from(grown->entry_points().front(), &reached),
+            all.rows - grown->hubs().size());
   auto rebuilt = GraphIndex::build(all, data().train_queries.view(), small_config()).value();
   const double r_grown = recall(*grown, all, 10, 64), r_rebuilt = recall(*rebuilt, all, 10, 64);
   EXPECT_GE(r_grown, 0.85);
@@ -277,7 +279,8 @@ TEST(GraphIndex, BadInputsAreErrors) {
 
   auto index = GraphIndex::build(keys, train, small_config()).value();
   SearchResults res;
-  EXPECT_EQ(index->search(data().queries.view(), {20, 10, 1}, &res).code(), StatusCode::kInvalidArgument);
+  const auto k_past_beam = static_cast<std::uint32_t>(10 + index->hubs().size() + 1);  // beam + hubs < k
+  EXPECT_EQ(index->search(data().queries.view(), {k_past_beam, 10, 1}, &res).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(index->search(data().queries.view(), {5000, 6000, 1}, &res).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(index->search(data().queries.view(), {0, 10, 1}, &res).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(index->search(other_dim.view(), {10, 10, 1}, &res).code(), StatusCode::kInvalidArgument);

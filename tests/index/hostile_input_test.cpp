@@ -103,6 +103,7 @@ class ValidChecksums : public ::testing::Test {
     cfg.query_knn = 8;
     cfg.build_beam = 16;
     cfg.num_entries = 4;
+    cfg.max_hubs = 0;  // version 1: the layout below
     auto index = GraphIndex::build(keys.view(), keys.view(), cfg).value();
     // Per test: ctest runs the tests of this fixture in parallel processes.
     name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();

@@ -45,7 +45,7 @@ if(NOT recall2 EQUAL recall)
 endif()
 file(WRITE ${WORK}/trunc.ra "")  # an empty file is no index
 run_fails("too short" ${RA} query --index ${WORK}/trunc.ra --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin)
-run_fails("beam" ${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin --k 10 --beam 5)
+run_fails("beam" ${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin --k 10 --beam 0)
 run_fails("give --gt" ${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin)
 
 # Diagnostics: JSON with every figure, an SVG picture.

@@ -131,7 +131,7 @@ Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixV
   std::vector<SweepRow> rows;
   for (std::uint32_t beam : beams) {
     const SearchParams p{k, beam, threads};
-    RA_RETURN_IF_ERROR(p.validate(index.size()));
+    RA_RETURN_IF_ERROR(p.validate(index.size(), true, index.hubs().size()));
     SweepRow row = measure_queries(
         [&](const float* q, Label* ids) {
           thread_local std::vector<float> scores;

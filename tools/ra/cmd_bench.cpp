@@ -26,6 +26,13 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("--gt", o->gt, "Ground truth .ibin (computed exactly when absent)");
   cmd->add_option("--k", o->opt.k, "k of recall@k")->capture_default_str();
   cmd->add_option("--threads", o->opt.threads, "Search threads, the same for every method")->capture_default_str();
+  cmd->add_option("--build-threads", o->opt.build_threads, "Build threads, the same for every method (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--target-recall", o->opt.target_recall, "Each sweep stops once it reaches this recall")
+      ->capture_default_str();
+  cmd->add_option("--max-width", o->opt.max_width_factor,
+                  "Sweeps (beam, ef) go at most this many times k wide (and stop earlier once recall stops gaining)")
+      ->capture_default_str();
   cmd->add_option("--degree", o->opt.degree, "M of every graph method")->capture_default_str();
   cmd->add_option("--skip", o->opt.skip, "Methods not to run: flat, graph, hnswlib, faiss-hnsw, faiss-ivf")
       ->delimiter(',');

@@ -30,6 +30,10 @@ Runner add_build(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--bootstrap-fraction", o->cfg.bootstrap_fraction,
                   "Share of training queries solved exactly in bootstrap mode")->capture_default_str();
+  cmd->add_option("--hub-share", o->cfg.hub_share,
+                  "A key in the top-Kq of at least this share of the training queries is a hub: "
+                  "scored exactly by every search, kept out of the graph")->capture_default_str();
+  cmd->add_option("--max-hubs", o->cfg.max_hubs, "At most this many hubs (0: none)")->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "Key storage: f32 or f16")
       ->check(CLI::IsMember({"f32", "f16"}))
       ->capture_default_str();
@@ -53,6 +57,9 @@ Runner add_build(CLI::App& app) {
     if (!index.ok()) return fail("build", index.status());
     if (Status s = (*index)->save(o->out); !s.ok()) return fail("build", s);
     std::printf("%s\nwrote %s\n", report.to_string().c_str(), o->out.c_str());
+    if (const std::string w = report.warning(keys->rows()); !w.empty()) {
+      std::fprintf(stderr, "ra build: %s\n", w.c_str());
+    }
     return 0;
   };
 }
