@@ -3,6 +3,7 @@
 #include "index/search.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace ra {
@@ -52,6 +53,20 @@ std::string BuildReport::to_string() const {
                 static_cast<unsigned long long>(repaired), static_cast<unsigned long long>(unreachable),
                 static_cast<double>(graph_bytes) / (1 << 20), static_cast<double>(vector_bytes) / (1 << 20));
   return buf;
+}
+
+std::string BuildReport::tuning() const {
+  if (held_out == 0) return {};
+  auto cost = [](double c) {
+    return c == 0 ? std::string("not tried")
+                  : std::isinf(c) ? std::string("not reached") : std::to_string(static_cast<long long>(std::lround(c))) + " keys";
+  };
+  std::string out = "self-tuning on " + std::to_string(held_out) + " held-out training queries (" +
+                    std::to_string(tune_s).substr(0, 4) + " s): recall 0.95 with hubs " + cost(tune_scored_hubs) +
+                    ", without " + cost(tune_scored_plain) + "; kept " + (hubs ? "hubs" : "no hubs") +
+                    "; beam for recall 0.90/0.95/0.99:";
+  for (std::uint32_t b : tune_beam) out += " " + (b ? std::to_string(b) : std::string("-"));
+  return out;
 }
 
 std::string BuildReport::warning(std::size_t num_keys) const {

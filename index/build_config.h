@@ -24,11 +24,15 @@ struct BuildConfig {
   KnnMode knn_mode = KnnMode::kExact;
   double bootstrap_fraction = 0.1;  // kBootstrap: share of training queries solved exactly
   std::uint32_t bootstrap_max_exact = 16384;  // kBootstrap: at most this many solved exactly
-  /// Hubs (keys in the top-Kq of at least hub_share of the training queries, at most
+  /// Hubs (keys in the top-Kq of at least hub_share of the training queries and of 8 Kq / n,
+  /// 8x an average key's share; at most
   /// max_hubs and 1/64 of the keys; 0 turns hubs off) are scored exactly by every search and
   /// left out of the graph, which is built from the training queries' lists without them.
   double hub_share = 0.02;
   std::uint32_t max_hubs = 1024;
+  /// With hubs found, the build also makes the graph without them and keeps the one that
+  /// reaches recall@min(Kq, 100) 0.95 on held-out training queries with fewer keys scored.
+  bool self_tune = true;
   DType storage = DType::kF32;      // how an owning index stores keys (f32 or f16)
   std::uint32_t num_threads = 0;    // 0: all OpenMP threads
   /// Called (from the building thread) as each build step starts; the library never prints.
@@ -46,6 +50,13 @@ struct BuildReport {
   double knn_recall = 1.0;            // measured on a sample in kBootstrap mode; 1 when exact
   std::uint64_t pivots = 0;           // distinct keys that are some training query's best
   std::uint64_t hubs = 0;             // keys scored exactly by every search, outside the graph
+  /// Self-tuning on held_out training queries (kept out of the build): keys scored per query
+  /// at recall 0.95 with and without hubs (0: not tried; infinity: not reached), and the
+  /// chosen graph's beam for recall 0.90 / 0.95 / 0.99 on them (0: not reached).
+  std::uint64_t held_out = 0;
+  double tune_scored_hubs = 0, tune_scored_plain = 0;
+  std::uint32_t tune_beam[3] = {0, 0, 0};
+  double tune_s = 0;
   std::uint64_t edges = 0;
   double mean_degree = 0;
   std::uint32_t min_degree = 0, max_degree = 0;
@@ -55,6 +66,8 @@ struct BuildReport {
   std::uint64_t graph_bytes = 0, vector_bytes = 0;
 
   std::string to_string() const;
+  /// What self-tuning measured and chose, one line; empty when it did not run.
+  std::string tuning() const;
   /// A line of warning when the build left most keys without query-guided edges of their own
   /// (they then hang on repair edges alone and recall suffers); empty when it did not.
   std::string warning(std::size_t num_keys) const;

@@ -17,6 +17,7 @@
 #include "index/graph_build/projection.h"
 #include "index/graph_build/prune.h"
 #include "index/graph_build/query_knn.h"
+#include "index/graph_build/self_tune.h"
 #include "index/recall.h"
 #include "index/threading.h"
 #include "simd/inner_product.h"
@@ -25,6 +26,9 @@ namespace ra {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Self-tuning holds out kHeldOut training queries when there are at least kMinTuneQueries.
+constexpr std::size_t kHeldOut = 200, kMinTuneQueries = 2000;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -95,7 +99,10 @@ Result<std::vector<NodeId>> detect_hubs(const MatrixView& keys, const MatrixView
   }
   std::vector<NodeId> knn;
   RA_RETURN_IF_ERROR(exact_query_knn(keys, sample.view(), kq, cfg.num_threads, &knn));
-  return find_hubs(knn, kq, n, cfg.hub_share, max_hubs);
+  // A hub is also in at least 8x the share of lists an average key is in (Kq / n): on a
+  // small index a key in 2% of the lists may be only a little popular.
+  const double share = std::max(cfg.hub_share, 8.0 * kq / static_cast<double>(n));
+  return find_hubs(knn, kq, n, share, max_hubs);
 }
 
 }  // namespace
@@ -175,11 +182,65 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   } else {
     RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, k_solve, cfg, &knn, &local.knn_recall));
   }
+  // Self-tuning (only when there is a choice: hubs were found) holds out evenly spaced
+  // training queries: their lists stay out of the build, which they then grade.
+  const std::size_t m = train_queries.rows;
+  std::vector<std::size_t> held;
+  if (cfg.self_tune && hubs > 0 && m >= kMinTuneQueries) {
+    for (std::size_t i = 0; i < kHeldOut; ++i) held.push_back(i * m / kHeldOut + m / (2 * kHeldOut));
+    std::vector<NodeId> kept;
+    kept.reserve((m - held.size()) * k_solve);
+    for (std::size_t q = 0, h = 0; q < m; ++q) {
+      if (h < held.size() && held[h] == q) {
+        ++h;
+        continue;
+      }
+      kept.insert(kept.end(), knn.begin() + static_cast<std::ptrdiff_t>(q * k_solve),
+                  knn.begin() + static_cast<std::ptrdiff_t>((q + 1) * k_solve));
+    }
+    knn.swap(kept);
+  }
+  const std::vector<NodeId> plain_lists = held.empty() ? std::vector<NodeId>{} : drop_hubs(knn, k_solve, {}, kq);
   if (hubs > 0) knn = drop_hubs(knn, k_solve, idx->hubs_, k_graph);
-  NodeId entry = choose_entry(idx->keys_, train_queries);
+  const NodeId main_entry = choose_entry(idx->keys_, train_queries);
+  NodeId entry = main_entry;
   if (std::binary_search(idx->hubs_.begin(), idx->hubs_.end(), entry)) entry = knn.front();
   RA_RETURN_IF_ERROR(idx->link_from_knn(knn, k_graph, entry, &local));
-  local.knn_s = seconds_since(t0) - local.projection_s - local.reverse_s - local.connectivity_s;
+  if (!held.empty()) {
+    cfg.report_progress("self-tuning");
+    const auto t_tune = Clock::now();
+    const auto k_eval = std::min<std::uint32_t>(kq, 100);
+    RA_ASSIGN_OR_RETURN(Matrix held_q, Matrix::zeros(held.size(), keys.dim));
+    for (std::size_t i = 0; i < held.size(); ++i) {
+      std::memcpy(held_q.f32_row(i), train_queries.f32_row(held[i]), keys.dim * sizeof(float));
+    }
+    std::vector<NodeId> truth;
+    RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, held_q.view(), k_eval, cfg.num_threads, &truth));
+    BuildConfig plain_cfg = cfg;
+    plain_cfg.max_hubs = 0;
+    RA_ASSIGN_OR_RETURN(auto plain, assemble(idx->keys_, KeyOwnership::kReference, plain_cfg));
+    BuildReport plain_report;
+    RA_RETURN_IF_ERROR(plain->link_from_knn(plain_lists, kq, main_entry, &plain_report));
+    RA_ASSIGN_OR_RETURN(const HeldOutCurve with_hubs, held_out_curve(*idx, held_q.view(), truth, k_eval));
+    RA_ASSIGN_OR_RETURN(const HeldOutCurve without, held_out_curve(*plain, held_q.view(), truth, k_eval));
+    const bool keep_hubs = !better_curve(without, with_hubs);
+    if (!keep_hubs) {  // the graph without hubs, over the same keys
+      const double knn_recall = local.knn_recall;
+      local = plain_report;
+      local.knn_recall = knn_recall;
+      idx->graph_ = std::move(plain->graph_);
+      idx->entries_ = std::move(plain->entries_);
+      idx->pruner_ = std::move(plain->pruner_);
+      idx->hubs_.clear();
+      idx->cfg_.max_hubs = 0;
+    }
+    local.held_out = held.size();
+    local.tune_scored_hubs = with_hubs.scored_at_target;
+    local.tune_scored_plain = without.scored_at_target;
+    std::copy_n((keep_hubs ? with_hubs : without).beam_at, 3, local.tune_beam);
+    local.tune_s = seconds_since(t_tune);
+  }
+  local.knn_s = seconds_since(t0) - local.projection_s - local.reverse_s - local.connectivity_s - local.tune_s;
   local.total_s = seconds_since(t0);
   if (report != nullptr) *report = local;
   return idx;

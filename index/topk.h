@@ -41,11 +41,20 @@ class TopK {
     }
     items_.push_back({score, id});  // within the reserved capacity: never reallocates
   }
-  /// Pushes scores[i] with id first_id + i for every i < n.
+  /// Pushes scores[i] with id first_id + i for every i < n. Once the bar is up nearly every
+  /// score is below it, so blocks of 16 are first tested by their maximum (a vector max the
+  /// compiler makes branch-free) and only a block that reaches the bar is looked at score by
+  /// score: the exact scans then cost the dot products, not a compare and branch per key.
   void push_all(const float* scores, std::size_t n, Label first_id) noexcept {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (scores[i] >= bar_) push(scores[i], first_id + static_cast<Label>(i));
+    constexpr std::size_t kBlock = 16;
+    std::size_t i = 0;
+    for (; i + kBlock <= n; i += kBlock) {
+      float m = scores[i];
+      for (std::size_t j = 1; j < kBlock; ++j) m = scores[i + j] > m ? scores[i + j] : m;
+      if (m < bar_) continue;  // (a NaN maximum falls through to the exact test below)
+      push_each(scores + i, kBlock, first_id + static_cast<Label>(i));
     }
+    push_each(scores + i, n - i, first_id + static_cast<Label>(i));
   }
   /// Writes the entries best first into ids/scores (k slots, padded with kNoLabel / -inf)
   /// and leaves the collector empty.
@@ -64,6 +73,11 @@ class TopK {
   }
 
  private:
+  void push_each(const float* scores, std::size_t n, Label first_id) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (scores[i] >= bar_) push(scores[i], first_id + static_cast<Label>(i));
+    }
+  }
   void compact() noexcept {
     std::nth_element(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(k_ - 1), items_.end(), better);
     items_.resize(k_);

@@ -140,5 +140,30 @@ TEST(TopK, KeepsTheBestWithDeterministicTies) {
   EXPECT_EQ(scores4[3], -std::numeric_limits<float>::infinity());
 }
 
+TEST(TopK, PushAllEqualsASortOfEveryScore) {
+  // Lengths that are and are not multiples of the 16-score blocks, rising scores (every block
+  // passes the bar), falling scores (none does after the first) and many ties.
+  std::mt19937 rng(3);
+  for (std::size_t n : {5u, 16u, 47u, 1000u, 4099u}) {
+    for (int shape = 0; shape < 3; ++shape) {
+      std::vector<float> scores(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        scores[i] = shape == 0 ? static_cast<float>(i) : shape == 1 ? -static_cast<float>(i)
+                                                                     : static_cast<float>(rng() % 7);
+      }
+      const std::size_t k = std::min<std::size_t>(10, n);
+      TopK top(k);
+      top.push_all(scores.data(), n / 2, 0);  // two calls: the bar carries over
+      top.push_all(scores.data() + n / 2, n - n / 2, static_cast<Label>(n / 2));
+      std::vector<Label> ids(k), order(n);
+      std::vector<float> got(k);
+      top.extract(ids.data(), got.data());
+      std::iota(order.begin(), order.end(), Label{0});
+      std::stable_sort(order.begin(), order.end(), [&](Label a, Label b) { return scores[a] > scores[b]; });
+      for (std::size_t j = 0; j < k; ++j) EXPECT_EQ(ids[j], order[j]) << "n " << n << " shape " << shape;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ra

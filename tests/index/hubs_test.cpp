@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <cstring>
@@ -158,6 +159,50 @@ TEST(Hubs, SurviveSaveAndLoadAndGrowWithAppends) {
   EXPECT_NE(s.message().find("hub"), std::string::npos) << s.message();
   std::filesystem::remove(p1);
   std::filesystem::remove(p2);
+}
+
+}  // namespace
+}  // namespace ra
+
+namespace ra {
+namespace {
+
+TEST(SelfTuning, KeepsTheGraphThatScoresFewerKeysOnHeldOutQueries) {
+  // Sinks in every list: the graph with hubs reaches the held-out recall with fewer keys.
+  const SinkData sinks = sink_data(4000, 16, 24);
+  BuildReport report;
+  auto index = GraphIndex::build(sinks.keys.view(), sinks.train.view(), config(1024), KeyOwnership::kCopy,
+                                 &report).value();
+  EXPECT_EQ(report.held_out, 200u);
+  EXPECT_LT(report.tune_scored_hubs, report.tune_scored_plain) << report.tuning();
+  EXPECT_EQ(index->hubs().size(), 24u);
+  EXPECT_GT(report.tune_beam[1], 0u);
+  EXPECT_LE(report.tune_beam[0], report.tune_beam[1]);
+
+  // I.i.d. Gaussian keys and queries with a short Kq and a low hub bar: the "hubs" are merely
+  // long keys, scoring all of them costs more than the walk they save, so the plain graph is kept.
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  Matrix keys = Matrix::zeros(8000, 16).value(), train = Matrix::zeros(4000, 16).value();
+  for (Matrix* m : {&keys, &train}) {
+    for (std::size_t i = 0; i < m->rows() * 16; ++i) m->f32_row(0)[i] = g(rng);
+  }
+  BuildConfig cfg = config(1024);
+  cfg.query_knn = 8;
+  cfg.hub_share = 0.001;
+  BuildReport plain_report;
+  auto plain = GraphIndex::build(keys.view(), train.view(), cfg, KeyOwnership::kCopy, &plain_report).value();
+  EXPECT_EQ(plain_report.held_out, 200u);
+  EXPECT_GT(plain_report.tune_scored_hubs, plain_report.tune_scored_plain) << plain_report.tuning();
+  EXPECT_FALSE(std::isinf(plain_report.tune_scored_plain));
+  EXPECT_TRUE(plain->hubs().empty());
+  EXPECT_EQ(plain_report.hubs, 0u);
+  // With tuning off the hubs stay.
+  cfg.self_tune = false;
+  BuildReport untuned;
+  auto kept = GraphIndex::build(keys.view(), train.view(), cfg, KeyOwnership::kCopy, &untuned).value();
+  EXPECT_FALSE(kept->hubs().empty());
+  EXPECT_EQ(untuned.held_out, 0u);
 }
 
 }  // namespace

@@ -34,6 +34,8 @@ Runner add_build(CLI::App& app) {
                   "A key in the top-Kq of at least this share of the training queries is a hub: "
                   "scored exactly by every search, kept out of the graph")->capture_default_str();
   cmd->add_option("--max-hubs", o->cfg.max_hubs, "At most this many hubs (0: none)")->capture_default_str();
+  cmd->add_flag("!--no-tune", o->cfg.self_tune,
+                "Keep the graph with hubs without measuring the one without on held-out training queries");
   cmd->add_option("--dtype", o->dtype, "Key storage: f32 or f16")
       ->check(CLI::IsMember({"f32", "f16"}))
       ->capture_default_str();
@@ -56,7 +58,9 @@ Runner add_build(CLI::App& app) {
     auto index = GraphIndex::build(keys->view(), train->view(), o->cfg, KeyOwnership::kCopy, &report);
     if (!index.ok()) return fail("build", index.status());
     if (Status s = (*index)->save(o->out); !s.ok()) return fail("build", s);
-    std::printf("%s\nwrote %s\n", report.to_string().c_str(), o->out.c_str());
+    std::printf("%s\n", report.to_string().c_str());
+    if (const std::string t = report.tuning(); !t.empty()) std::printf("%s\n", t.c_str());
+    std::printf("wrote %s\n", o->out.c_str());
     if (const std::string w = report.warning(keys->rows()); !w.empty()) {
       std::fprintf(stderr, "ra build: %s\n", w.c_str());
     }

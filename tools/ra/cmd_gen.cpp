@@ -33,6 +33,18 @@ Runner add_gen(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--key-gain-min", o->spec.key_gain_min, "attention: smallest per-pair key gain")
       ->capture_default_str();
+  cmd->add_option("--topics", o->spec.num_topics, "attention: distinct topics (more: a query's best keys "
+                  "scatter over more distant segments)")->capture_default_str();
+  cmd->add_option("--segment", o->spec.mean_segment, "attention: mean tokens per topic segment")
+      ->capture_default_str();
+  cmd->add_option("--key-bias", o->spec.key_bias, "attention: size of the key-only bias (variance the "
+                  "queries ignore)")->capture_default_str();
+  cmd->add_option("--query-noise", o->spec.query_noise, "attention: weight of the query mixing the keys lack")
+      ->capture_default_str();
+  cmd->add_option("--outlier-scale", o->spec.outlier_scale, "attention: gain of the outlier key pairs")
+      ->capture_default_str();
+  cmd->add_option("--rope-theta", o->spec.rope_theta, "attention: RoPE base")->capture_default_str();
+  cmd->add_flag("!--no-sink", o->spec.attention_sink, "attention: no attention sink at token 0");
   cmd->add_option("--gt-k", o->gt_k, "Ground-truth neighbours per test query")->capture_default_str();
   cmd->add_option("--out", o->out, "Output directory (created if missing)")->required();
   return [o] {
