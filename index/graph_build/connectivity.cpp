@@ -1,5 +1,7 @@
 #include "index/graph_build/connectivity.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -20,10 +22,14 @@ Status search_for_keys(const MatrixView& keys, const Pruner& pruner, const Graph
   found->assign(nodes.size() * keep, 0);
   counts->assign(nodes.size(), 0);
   ParallelGuard guard;
+  // Scratch is allocated before the parallel region: nothing inside it may throw past guard.run.
+  std::vector<SearchScratch> scratch;
+  std::vector<std::vector<float>> centred(static_cast<std::size_t>(num_threads), std::vector<float>(keys.dim));
+  for (int t = 0; t < num_threads; ++t) scratch.emplace_back(graph.size());
 #pragma omp parallel num_threads(num_threads)
   {
-    SearchScratch ctx(graph.size());
-    std::vector<float> q(keys.dim);
+    SearchScratch& ctx = scratch[static_cast<std::size_t>(omp_get_thread_num())];
+    std::vector<float>& q = centred[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 8)
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(nodes.size()); ++i) {
       guard.run([&] {
