@@ -38,20 +38,22 @@ Status BuildConfig::validate() const {
 }
 
 std::string BuildReport::to_string() const {
-  char buf[768];
+  char buf[1024];
   std::snprintf(buf, sizeof(buf),
                 "build: %.2f s (knn %.2f s%s, projection %.2f s, reverse edges %.2f s, "
                 "connectivity %.2f s)\n"
                 "graph: %llu edges, degree mean %.1f min %u max %u; %llu pivots; %llu hubs; %llu keys "
                 "without out-edges before repair; %llu keys repaired; %llu unreachable\n"
-                "memory: graph %.1f MiB, vectors %.1f MiB",
+                "memory: graph %.1f MiB, vectors %.1f MiB; %llu training queries used; %.1f "
+                "process CPU s; process peak RSS %.0f MiB",
                 total_s, knn_s, knn_recall < 1.0 ? (", recall " + std::to_string(knn_recall).substr(0, 5)).c_str() : "",
                 projection_s, reverse_s, connectivity_s, static_cast<unsigned long long>(edges),
                 mean_degree, min_degree, max_degree, static_cast<unsigned long long>(pivots),
                 static_cast<unsigned long long>(hubs),
                 static_cast<unsigned long long>(zero_out_degree),
                 static_cast<unsigned long long>(repaired), static_cast<unsigned long long>(unreachable),
-                static_cast<double>(graph_bytes) / (1 << 20), static_cast<double>(vector_bytes) / (1 << 20));
+                static_cast<double>(graph_bytes) / (1 << 20), static_cast<double>(vector_bytes) / (1 << 20),
+                static_cast<unsigned long long>(train_used), cpu_s, static_cast<double>(peak_rss_bytes) / (1 << 20));
   return buf;
 }
 

@@ -22,6 +22,9 @@ struct BuildConfig {
   std::uint32_t build_beam = 128;   // beam while linking keys by search (repair, insert, bootstrap)
   std::uint32_t num_entries = 64;   // search entry points (scored first by every search)
   KnnMode knn_mode = KnnMode::kExact;
+  /// At most this many training queries guide the build (0: all), evenly spaced over the
+  /// given ones: neighbouring positions ask nearly the same, and the exact kNN costs m x n.
+  std::uint32_t max_train_queries = 0;
   double bootstrap_fraction = 0.1;  // kBootstrap: share of training queries solved exactly
   std::uint32_t bootstrap_max_exact = 16384;  // kBootstrap: at most this many solved exactly
   /// Hubs (keys in the top-Kq of at least hub_share of the training queries and of 8 Kq / n,
@@ -48,6 +51,9 @@ struct BuildConfig {
 struct BuildReport {
   double knn_s = 0, projection_s = 0, reverse_s = 0, connectivity_s = 0, total_s = 0;
   double knn_recall = 1.0;            // measured on a sample in kBootstrap mode; 1 when exact
+  std::uint64_t train_used = 0;       // training queries that guided the build
+  double cpu_s = 0;                   // process CPU time (user + system) during the build
+  std::uint64_t peak_rss_bytes = 0;   // the process's peak resident memory after the build
   std::uint64_t pivots = 0;           // distinct keys that are some training query's best
   std::uint64_t hubs = 0;             // keys scored exactly by every search, outside the graph
   /// Self-tuning on held_out training queries (kept out of the build): keys scored per query

@@ -1,6 +1,7 @@
 #include "index/graph_index.h"
 
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -105,6 +106,19 @@ Result<std::vector<NodeId>> detect_hubs(const MatrixView& keys, const MatrixView
   return find_hubs(knn, kq, n, share, max_hubs);
 }
 
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+std::uint64_t process_peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
 }  // namespace
 
 NodeId choose_entry(const MatrixView& keys, const MatrixView& train_queries) {
@@ -152,20 +166,31 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::assemble(const MatrixView& keys,
 }
 
 Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
-                                                      const MatrixView& train_queries,
+                                                      const MatrixView& all_train_queries,
                                                       const BuildConfig& cfg, KeyOwnership ownership,
                                                       BuildReport* report) {
   RA_API_TRY
   const auto t0 = Clock::now();
-  RA_RETURN_IF_ERROR(validate_f32_matrix(train_queries, "training queries"));
-  if (train_queries.dim != keys.dim) {
+  RA_RETURN_IF_ERROR(validate_f32_matrix(all_train_queries, "training queries"));
+  if (all_train_queries.dim != keys.dim) {
     return Status::InvalidArgument("training queries have dimension " +
-                                   std::to_string(train_queries.dim) + ", the keys " +
+                                   std::to_string(all_train_queries.dim) + ", the keys " +
                                    std::to_string(keys.dim));
   }
   RA_ASSIGN_OR_RETURN(auto idx, assemble(keys, ownership, cfg));
   const auto kq = static_cast<std::uint32_t>(std::min<std::size_t>(cfg.query_knn, keys.rows));
   BuildReport local;
+  const double cpu0 = process_cpu_seconds();
+  Matrix sampled;  // evenly spaced training queries, when there are more than max_train_queries
+  if (cfg.max_train_queries > 0 && all_train_queries.rows > cfg.max_train_queries) {
+    RA_ASSIGN_OR_RETURN(sampled, Matrix::zeros(cfg.max_train_queries, keys.dim));
+    for (std::size_t i = 0; i < sampled.rows(); ++i) {
+      std::memcpy(sampled.f32_row(i), all_train_queries.f32_row(i * all_train_queries.rows / sampled.rows()),
+                  keys.dim * sizeof(float));
+    }
+  }
+  const MatrixView train_queries = sampled.rows() ? sampled.view() : all_train_queries;
+  local.train_used = train_queries.rows;
   if (cfg.max_hubs > 0) {
     cfg.report_progress("hubs");
     RA_ASSIGN_OR_RETURN(idx->hubs_, detect_hubs(idx->keys_, train_queries, kq, cfg));
@@ -242,6 +267,8 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   }
   local.knn_s = seconds_since(t0) - local.projection_s - local.reverse_s - local.connectivity_s - local.tune_s;
   local.total_s = seconds_since(t0);
+  local.cpu_s = process_cpu_seconds() - cpu0;
+  local.peak_rss_bytes = process_peak_rss_bytes();
   if (report != nullptr) *report = local;
   return idx;
   RA_API_CATCH("graph build")

@@ -2,6 +2,7 @@
 // Internal: the scratch behind a SearchContext, an epoch-tagged visited set and a bounded
 // candidate pool, sized once and reused, so a query allocates nothing. Not thread-safe.
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -32,17 +33,24 @@ class CandidatePool {
     return size_ < capacity_ ? -std::numeric_limits<float>::infinity() : items_[size_ - 1].score;
   }
   /// Inserts unless the pool is full of better candidates; ids must not repeat.
+  /// Binary search for the place, then one memmove: a shift candidate by candidate cost
+  /// more than the inner products themselves (measured with callgrind at beam 150).
   void insert(float score, NodeId id) noexcept {
     if (size_ == capacity_ && !(score > items_[size_ - 1].score)) return;
-    std::size_t pos = size_;
-    while (pos > 0 && (items_[pos - 1].score < score ||
-                       (items_[pos - 1].score == score && items_[pos - 1].id > id))) {
-      items_[pos] = items_[pos - 1];
-      --pos;
+    std::size_t lo = 0, hi = size_;  // first position whose candidate ranks after (score, id)
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      const Candidate& c = items_[mid];
+      if (c.score > score || (c.score == score && c.id < id)) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
     }
-    items_[pos] = {score, id, false};
+    std::memmove(&items_[lo + 1], &items_[lo], (size_ - lo) * sizeof(Candidate));  // into the spare slot
+    items_[lo] = {score, id, false};
     if (size_ < capacity_) ++size_;
-    if (pos < cursor_) cursor_ = pos;
+    if (lo < cursor_) cursor_ = lo;
   }
   /// Index of the best unexpanded candidate, marked expanded; size() when there is none.
   std::size_t pop_best_unexpanded() noexcept {

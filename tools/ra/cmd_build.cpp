@@ -28,6 +28,8 @@ Runner add_build(CLI::App& app) {
                                    "then graph search)")
       ->check(CLI::IsMember({"exact", "bootstrap"}))
       ->capture_default_str();
+  cmd->add_option("--max-train", o->cfg.max_train_queries,
+                  "At most this many training queries, evenly spaced (0: all)")->capture_default_str();
   cmd->add_option("--bootstrap-fraction", o->cfg.bootstrap_fraction,
                   "Share of training queries solved exactly in bootstrap mode")->capture_default_str();
   cmd->add_option("--hub-share", o->cfg.hub_share,
