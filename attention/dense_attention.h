@@ -8,14 +8,10 @@
 #include <vector>
 
 #include "../index/types.h"
+#include "token_range.h"
 
 namespace ra::attention {
 
-/// A half-open range of token positions.
-struct TokenRange {
-  std::uint32_t begin = 0, end = 0;
-  std::uint32_t size() const noexcept { return end > begin ? end - begin : 0; }
-};
 
 /// Per-thread scores buffer; grows, never shrinks.
 struct AttendScratch {

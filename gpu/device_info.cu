@@ -14,8 +14,8 @@ Result<std::vector<DeviceInfo>> list_devices() {
   }
   if (err != cudaSuccess) {
     cudaGetLastError();
-    // No usable driver behaves like no device; the message says why.
-    return std::vector<DeviceInfo>{};
+    return Status::Internal(std::string("cudaGetDeviceCount: ") + cudaGetErrorName(err) + " (" +
+                            cudaGetErrorString(err) + ")");
   }
   std::vector<DeviceInfo> out;
   for (int i = 0; i < count; ++i) {
@@ -24,8 +24,11 @@ Result<std::vector<DeviceInfo>> list_devices() {
       return Status::Internal(std::string("cudaGetDeviceProperties failed for device ") +
                               std::to_string(i));
     }
-    out.push_back({i, prop.name, prop.totalGlobalMem, prop.major, prop.minor,
-                   prop.multiProcessorCount});
+    int clock_khz = 0, bus_bits = 0;
+    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, i);
+    cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, i);
+    out.push_back({i, prop.name, prop.totalGlobalMem, prop.major, prop.minor, prop.multiProcessorCount,
+                   2.0 * clock_khz * 1e3 * bus_bits / 8.0});
   }
   return out;
 }

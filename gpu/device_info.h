@@ -14,6 +14,7 @@ struct DeviceInfo {
   std::size_t memory_bytes = 0;
   int compute_major = 0, compute_minor = 0;
   int multiprocessors = 0;
+  double peak_bandwidth = 0;  // bytes/s: 2 x memory clock x bus width (DDR), from the device
 };
 
 /// Devices visible to the CUDA runtime; an empty list (not an error) when there is no driver
