@@ -4,8 +4,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "status.h"
+#include "types.h"
 #include "../simd/dtype.h"
 
 namespace ra {
@@ -22,6 +24,12 @@ struct BuildConfig {
   std::uint32_t build_beam = 128;   // beam while linking keys by search (repair, insert, bootstrap)
   std::uint32_t num_entries = 64;   // search entry points (scored first by every search)
   KnnMode knn_mode = KnnMode::kExact;
+  /// When set, replaces the CPU exact kNN in every step that needs one (the hub sample, the
+  /// training queries in kExact mode, the held-out truth): e.g. gpu::exact_knn. Same contract
+  /// as the CPU one: num_queries x k ids, best first.
+  std::function<Status(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
+                       std::vector<NodeId>* knn)>
+      exact_knn;
   /// At most this many training queries guide the build (0: all), evenly spaced over the
   /// given ones: neighbouring positions ask nearly the same, and the exact kNN costs m x n.
   std::uint32_t max_train_queries = 0;

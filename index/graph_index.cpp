@@ -43,6 +43,13 @@ Status check_query_row(const float* q, std::size_t dim) {
   return Status::OK();
 }
 
+// The build's exact kNN: the configured one (e.g. on the GPU) or the CPU scan.
+Status solve_exact(const BuildConfig& cfg, const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
+                   std::vector<NodeId>* knn) {
+  if (cfg.exact_knn) return cfg.exact_knn(keys, queries, k, knn);
+  return exact_query_knn(keys, queries, k, cfg.num_threads, knn);
+}
+
 // Bootstrap kNN: exact for an evenly spaced sample of the training queries (at most
 // bootstrap_max_exact), a graph from that sample, then every query by beam search on it; the
 // sample's own rows stay exact. *recall is measured against the exact kNN of held-out queries.
@@ -57,7 +64,7 @@ Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, st
     std::memcpy(sample.f32_row(i), train_queries.f32_row(i * stride), keys.dim * sizeof(float));
   }
   std::vector<NodeId> sample_knn;
-  RA_RETURN_IF_ERROR(exact_query_knn(keys, sample.view(), kq, cfg.num_threads, &sample_knn));
+  RA_RETURN_IF_ERROR(solve_exact(cfg, keys, sample.view(), kq, &sample_knn));
   RA_ASSIGN_OR_RETURN(auto boot, GraphIndex::build_from_knn(keys, sample_knn, kq, choose_entry(keys, sample.view()),
                                                             cfg, KeyOwnership::kReference, nullptr));
   SearchResults found;
@@ -79,7 +86,7 @@ Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, st
     std::memcpy(held_out.f32_row(i), train_queries.f32_row(r), keys.dim * sizeof(float));
     std::copy_n(knn->begin() + static_cast<std::ptrdiff_t>(r * kq), kq, approx.begin() + static_cast<std::ptrdiff_t>(i * kq));
   }
-  RA_RETURN_IF_ERROR(exact_query_knn(keys, held_out.view(), kq, cfg.num_threads, &exact));
+  RA_RETURN_IF_ERROR(solve_exact(cfg, keys, held_out.view(), kq, &exact));
   *recall = recall_at_k<NodeId, NodeId>(approx, kq, exact, kq, kq);
   return Status::OK();
 }
@@ -99,7 +106,7 @@ Result<std::vector<NodeId>> detect_hubs(const MatrixView& keys, const MatrixView
     std::memcpy(sample.f32_row(i), train_queries.f32_row(i * m / s), keys.dim * sizeof(float));
   }
   std::vector<NodeId> knn;
-  RA_RETURN_IF_ERROR(exact_query_knn(keys, sample.view(), kq, cfg.num_threads, &knn));
+  RA_RETURN_IF_ERROR(solve_exact(cfg, keys, sample.view(), kq, &knn));
   // A hub is also in at least 8x the share of lists an average key is in (Kq / n): on a
   // small index a key in 2% of the lists may be only a little popular.
   const double share = std::max(cfg.hub_share, 8.0 * kq / static_cast<double>(n));
@@ -203,7 +210,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   std::vector<NodeId> knn;
   cfg.report_progress("training-query kNN");
   if (cfg.knn_mode == KnnMode::kExact || train_queries.rows < 2) {
-    RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, train_queries, k_solve, cfg.num_threads, &knn));
+    RA_RETURN_IF_ERROR(solve_exact(cfg, idx->keys_, train_queries, k_solve, &knn));
   } else {
     RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, k_solve, cfg, &knn, &local.knn_recall));
   }
@@ -240,7 +247,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
       std::memcpy(held_q.f32_row(i), train_queries.f32_row(held[i]), keys.dim * sizeof(float));
     }
     std::vector<NodeId> truth;
-    RA_RETURN_IF_ERROR(exact_query_knn(idx->keys_, held_q.view(), k_eval, cfg.num_threads, &truth));
+    RA_RETURN_IF_ERROR(solve_exact(cfg, idx->keys_, held_q.view(), k_eval, &truth));
     BuildConfig plain_cfg = cfg;
     plain_cfg.max_hubs = 0;
     RA_ASSIGN_OR_RETURN(auto plain, assemble(idx->keys_, KeyOwnership::kReference, plain_cfg));

@@ -13,5 +13,15 @@ build-gpu/tools/ra info
 status=0
 ctest --test-dir build-gpu -L gpu --output-on-failure || status=$?
 build-gpu/bench/bench_dense_decode || status=$?
+# The index build at 131072 keys x 128 with the GPU kNN against the CPU one, same data, same run.
+data=build-gpu/knn_data
+[ -f "$data/gt.ibin" ] || build-gpu/tools/ra gen --n 131072 --train-queries 131072 --out "$data" > /dev/null
+for knn in gpu exact; do
+  echo "== ra build --knn $knn"
+  build-gpu/tools/ra build --keys "$data/keys.fbin" --train-queries "$data/train_queries.fbin" \
+    --out "$data/$knn.ra" --knn "$knn" 2> /dev/null | grep -E '^build|self-tuning' || status=$?
+  build-gpu/tools/ra query --index "$data/$knn.ra" --queries "$data/queries.fbin" --gt "$data/gt.ibin" \
+    --k 100 --beam 150 300 2> /dev/null | tail -2 || status=$?
+done
 echo "gpu_check: $([ "$status" = 0 ] && echo PASSED || echo "FAILED ($status)")"
 exit "$status"

@@ -2,9 +2,14 @@
 #include <cstdio>
 #include <memory>
 
+#include "index/config.h"
 #include "index/graph_index.h"
 #include "index/vector_io.h"
 #include "tools/ra/commands.h"
+#if RA_WITH_CUDA
+#include "gpu/device_info.h"
+#include "gpu/knn.h"
+#endif
 
 namespace ra::cli {
 
@@ -24,9 +29,9 @@ Runner add_build(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--build-beam", o->cfg.build_beam, "Beam for linking by search")->capture_default_str();
   cmd->add_option("--entries", o->cfg.num_entries, "Search entry points")->capture_default_str();
-  cmd->add_option("--knn", o->knn, "Training-query kNN: exact, or bootstrap (exact on a sample, "
-                                   "then graph search)")
-      ->check(CLI::IsMember({"exact", "bootstrap"}))
+  cmd->add_option("--knn", o->knn, "Training-query kNN: exact, bootstrap (exact on a sample, "
+                                   "then graph search), or gpu (exact, cuBLAS on the first CUDA device)")
+      ->check(CLI::IsMember({"exact", "bootstrap", "gpu"}))
       ->capture_default_str();
   cmd->add_option("--max-train", o->cfg.max_train_queries,
                   "At most this many training queries, evenly spaced (0: all)")->capture_default_str();
@@ -44,7 +49,15 @@ Runner add_build(CLI::App& app) {
   cmd->add_option("--threads", o->cfg.num_threads, "Threads (0: all)")->capture_default_str();
   return [o] {
     parse_dtype(o->dtype, &o->cfg.storage);
-    o->cfg.knn_mode = o->knn == "exact" ? KnnMode::kExact : KnnMode::kBootstrap;
+    o->cfg.knn_mode = o->knn == "bootstrap" ? KnnMode::kBootstrap : KnnMode::kExact;
+    if (o->knn == "gpu") {
+#if RA_WITH_CUDA
+      if (!gpu::cuda_available()) return fail("build", Status::Unsupported("--knn gpu: no CUDA device on this machine"));
+      o->cfg.exact_knn = gpu::exact_knn;
+#else
+      return fail("build", Status::Unsupported("--knn gpu: this ra was built without CUDA"));
+#endif
+    }
     o->cfg.progress = [](std::string_view step) {
       std::fprintf(stderr, "ra build: %.*s...\n", static_cast<int>(step.size()), step.data());
     };

@@ -1,0 +1,180 @@
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "gpu/cuda_check.h"
+#include "gpu/device_buffer.h"
+#include "gpu/knn.h"
+
+namespace ra::gpu {
+namespace {
+
+constexpr std::uint32_t kQueryTile = 1024, kKeyTile = 16384;
+constexpr int kSortSize = 2 * kMaxGpuKnn;  // shared buffer: the top-k so far + one chunk
+constexpr int kThreads = 1024;
+
+// Ranks (score, id) pairs: higher score first, then the smaller id.
+__device__ inline bool better(float sa, unsigned ia, float sb, unsigned ib) {
+  return sa > sb || (sa == sb && ia < ib);
+}
+
+// Sorts s/id[0, n) best first; n a power of two, at most kSortSize.
+__device__ void bitonic_sort(float* s, unsigned* id, int n) {
+  for (int size = 2; size <= n; size <<= 1) {
+    for (int stride = size / 2; stride > 0; stride >>= 1) {
+      for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        const int j = i ^ stride;
+        if (j > i) {
+          const bool best_first = (i & size) == 0;
+          const bool swap = best_first ? better(s[j], id[j], s[i], id[i]) : better(s[i], id[i], s[j], id[j]);
+          if (swap) {
+            const float ts = s[i];
+            s[i] = s[j];
+            s[j] = ts;
+            const unsigned ti = id[i];
+            id[i] = id[j];
+            id[j] = ti;
+          }
+        }
+      }
+      __syncthreads();
+    }
+  }
+}
+
+// One block per query of the tile: merges the scores of one key tile (column q of the
+// column-major T x Q score matrix) into that query's top-k (best_s / best_id, k each, sorted).
+__global__ void __launch_bounds__(kThreads) topk_kernel(const float* scores, unsigned tile_keys, unsigned first_key,
+                                                         unsigned k, float* best_s, unsigned* best_id) {
+  __shared__ float s[kSortSize];
+  __shared__ unsigned id[kSortSize];
+  __shared__ unsigned count;
+  const unsigned q = blockIdx.x;
+  const float* row = scores + static_cast<size_t>(q) * tile_keys;
+  float* qs = best_s + static_cast<size_t>(q) * k;
+  unsigned* qi = best_id + static_cast<size_t>(q) * k;
+  for (unsigned i = threadIdx.x; i < k; i += blockDim.x) {
+    s[i] = qs[i];
+    id[i] = qi[i];
+  }
+  __syncthreads();
+  for (unsigned c0 = 0; c0 < tile_keys; c0 += kMaxGpuKnn) {
+    const float bar = s[k - 1];  // the k-th best so far (-inf while the list is not full)
+    const unsigned bar_id = id[k - 1];
+    const unsigned c1 = min(tile_keys, c0 + kMaxGpuKnn);
+    if (threadIdx.x == 0) count = 0;
+    __syncthreads();
+    // Candidates that beat the k-th best go after the top-k in any order: the sort below
+    // orders (score, id) totally, so the result does not depend on thread timing.
+    for (unsigned i = c0 + threadIdx.x; i < c1; i += blockDim.x) {
+      const float v = row[i];
+      if (better(v, first_key + i, bar, bar_id)) {
+        const unsigned slot = k + atomicAdd(&count, 1u);
+        s[slot] = v;
+        id[slot] = first_key + i;
+      }
+    }
+    __syncthreads();
+    const unsigned filled = k + count;
+    __syncthreads();  // every thread has read count before the next chunk resets it
+    if (filled == k) continue;
+    int n = 1;
+    while (n < static_cast<int>(filled)) n <<= 1;
+    for (int i = static_cast<int>(filled) + threadIdx.x; i < n; i += blockDim.x) {
+      s[i] = -INFINITY;
+      id[i] = 0xffffffffu;
+    }
+    __syncthreads();
+    bitonic_sort(s, id, n);
+  }
+  for (unsigned i = threadIdx.x; i < k; i += blockDim.x) {
+    qs[i] = s[i];
+    qi[i] = id[i];
+  }
+}
+
+__global__ void init_kernel(float* s, unsigned* id, size_t count) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    s[i] = -INFINITY;
+    id[i] = 0xffffffffu;
+  }
+}
+
+// Dense f32 rows of a host view (a copy only when strided).
+const float* dense_rows(const MatrixView& m, std::vector<float>* copy) {
+  if (m.stride == m.dim) return m.f32_row(0);
+  copy->resize(m.rows * m.dim);
+  for (std::size_t r = 0; r < m.rows; ++r) std::copy_n(m.f32_row(r), m.dim, copy->data() + r * m.dim);
+  return copy->data();
+}
+
+class Cublas {
+ public:
+  Status init() {
+    RA_CUBLAS_RETURN(cublasCreate(&h_));
+    return Status::OK();
+  }
+  ~Cublas() {
+    if (h_ != nullptr) cublasDestroy(h_);
+  }
+  cublasHandle_t get() const { return h_; }
+
+ private:
+  cublasHandle_t h_ = nullptr;
+};
+
+}  // namespace
+
+Status exact_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k, std::vector<NodeId>* knn) {
+  RA_RETURN_IF_ERROR(validate_f32_matrix(keys, "keys"));
+  RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
+  if (keys.dim != queries.dim) return Status::InvalidArgument("gpu kNN: keys and queries differ in dimension");
+  if (k == 0 || k > kMaxGpuKnn || k > keys.rows) {
+    return Status::InvalidArgument("gpu kNN: k must be in [1, min(" + std::to_string(kMaxGpuKnn) + ", n)], got " +
+                                   std::to_string(k));
+  }
+  const std::size_t n = keys.rows, m = queries.rows, d = keys.dim;
+  std::vector<float> key_copy, query_copy;
+  const float* key_rows = dense_rows(keys, &key_copy);
+  const float* query_rows = dense_rows(queries, &query_copy);
+  RA_ASSIGN_OR_RETURN(DeviceBuffer dkeys, DeviceBuffer::allocate(n * d * sizeof(float)));
+  RA_RETURN_IF_ERROR(dkeys.upload(key_rows, n * d * sizeof(float)));
+  RA_ASSIGN_OR_RETURN(DeviceBuffer dq, DeviceBuffer::allocate(kQueryTile * d * sizeof(float)));
+  RA_ASSIGN_OR_RETURN(DeviceBuffer dscores, DeviceBuffer::allocate(std::size_t{kQueryTile} * kKeyTile * sizeof(float)));
+  RA_ASSIGN_OR_RETURN(DeviceBuffer dbest_s, DeviceBuffer::allocate(std::size_t{kQueryTile} * k * sizeof(float)));
+  RA_ASSIGN_OR_RETURN(DeviceBuffer dbest_id, DeviceBuffer::allocate(std::size_t{kQueryTile} * k * sizeof(unsigned)));
+  Cublas blas;
+  RA_RETURN_IF_ERROR(blas.init());
+  knn->assign(m * k, 0);
+  std::vector<unsigned> ids(std::size_t{kQueryTile} * k);
+  const float one = 1.0f, zero = 0.0f;
+  for (std::size_t q0 = 0; q0 < m; q0 += kQueryTile) {
+    const auto nq = static_cast<unsigned>(std::min<std::size_t>(kQueryTile, m - q0));
+    RA_RETURN_IF_ERROR(dq.upload(query_rows + q0 * d, nq * d * sizeof(float)));
+    init_kernel<<<256, 256>>>(static_cast<float*>(dbest_s.data()), static_cast<unsigned*>(dbest_id.data()),
+                              std::size_t{nq} * k);
+    RA_CUDA_RETURN(cudaGetLastError());
+    for (std::size_t t0 = 0; t0 < n; t0 += kKeyTile) {
+      const auto nt = static_cast<unsigned>(std::min<std::size_t>(kKeyTile, n - t0));
+      // Column-major: scores (nt x nq, ld nt) = keys_tile^T (nt x d) * queries (d x nq), so
+      // column q (contiguous) holds query q's scores against the tile.
+      RA_CUBLAS_RETURN(cublasSgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(nt), static_cast<int>(nq),
+                                   static_cast<int>(d), &one, static_cast<const float*>(dkeys.data()) + t0 * d,
+                                   static_cast<int>(d), static_cast<const float*>(dq.data()), static_cast<int>(d),
+                                   &zero, static_cast<float*>(dscores.data()), static_cast<int>(nt)));
+      topk_kernel<<<nq, kThreads>>>(static_cast<const float*>(dscores.data()), nt, static_cast<unsigned>(t0), k,
+                                    static_cast<float*>(dbest_s.data()), static_cast<unsigned*>(dbest_id.data()));
+      RA_CUDA_RETURN(cudaGetLastError());
+    }
+    RA_RETURN_IF_ERROR(dbest_id.download(ids.data(), std::size_t{nq} * k * sizeof(unsigned)));
+    std::copy_n(ids.begin(), std::size_t{nq} * k, knn->begin() + static_cast<std::ptrdiff_t>(q0 * k));
+  }
+  return Status::OK();
+}
+
+}  // namespace ra::gpu
