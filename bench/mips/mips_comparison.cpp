@@ -47,17 +47,21 @@ class OmpThreads {
 };
 
 // A sweep from `first`, about 1.3x apart, until the recall reaches the target, stops gaining
-// (under 0.001 over two steps) or the width passes `last`.
+// (under 0.001 while the width grew 4x, judged from a width of k on: below it, as our beam with
+// hubs, recall can stall and rise again) or the width passes `last`.
 template <typename Measure>
 std::vector<MipsRow> sweep(std::uint32_t first, std::uint32_t last, const MipsBenchOptions& o,
                            const Measure& measure_width) {
   std::vector<MipsRow> rows;
+  std::vector<std::uint32_t> widths;
   for (std::uint32_t w = std::max<std::uint32_t>(first, 1); w <= last;
        w = std::max(w + 1, static_cast<std::uint32_t>(std::lround(w * 1.3)))) {
     rows.push_back(measure_width(w));
-    const std::size_t r = rows.size();
+    widths.push_back(w);
     if (rows.back().recall >= o.target_recall) break;
-    if (r >= 3 && rows[r - 1].recall < rows[r - 3].recall + 0.001) break;
+    std::size_t back = widths.size() - 1;  // the latest row at most a quarter as wide
+    while (back > 0 && widths[back] * 4 > w) --back;
+    if (w >= o.k && widths[back] * 4 <= w && rows.back().recall < rows[back].recall + 0.001) break;
   }
   return rows;
 }

@@ -34,7 +34,7 @@ struct MipsBenchOptions {
   std::uint32_t build_threads = 0;  // build threads, every method (0: all cores)
   std::uint32_t degree = 32;        // M of every graph method
   /// Each sweep widens (beam, ef, nprobe) until recall reaches target_recall, stops gaining
-  /// (under 0.001 over two steps), or the width passes max_width_factor x k.
+  /// (under 0.001 while the width grew 4x), or the width passes max_width_factor x k.
   double target_recall = 0.995;
   std::uint32_t max_width_factor = 256;
   std::uint64_t seed = 1;           // IVF's training sample
