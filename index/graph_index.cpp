@@ -43,6 +43,16 @@ Status check_query_row(const float* q, std::size_t dim) {
   return Status::OK();
 }
 
+// The f32 rows row_of(0), ..., row_of(count - 1) of `src`, copied into a dense matrix.
+template <typename RowOf>
+Result<Matrix> copy_rows(const MatrixView& src, std::size_t count, const RowOf& row_of) {
+  RA_ASSIGN_OR_RETURN(Matrix out, Matrix::zeros(count, src.dim));
+  for (std::size_t i = 0; i < count; ++i) {
+    std::memcpy(out.f32_row(i), src.f32_row(row_of(i)), src.dim * sizeof(float));
+  }
+  return out;
+}
+
 // The build's exact kNN: the configured one (e.g. on the GPU) or the CPU scan.
 Status solve_exact(const BuildConfig& cfg, const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
                    std::vector<NodeId>* knn) {
@@ -59,10 +69,8 @@ Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, st
   const auto stride = std::max<std::size_t>(
       static_cast<std::size_t>(std::max(1.0, std::round(1.0 / cfg.bootstrap_fraction))),
       (m + cfg.bootstrap_max_exact - 1) / cfg.bootstrap_max_exact);
-  RA_ASSIGN_OR_RETURN(Matrix sample, Matrix::zeros((m + stride - 1) / stride, keys.dim));
-  for (std::size_t i = 0; i < sample.rows(); ++i) {
-    std::memcpy(sample.f32_row(i), train_queries.f32_row(i * stride), keys.dim * sizeof(float));
-  }
+  RA_ASSIGN_OR_RETURN(Matrix sample, copy_rows(train_queries, (m + stride - 1) / stride,
+                                               [&](std::size_t i) { return i * stride; }));
   std::vector<NodeId> sample_knn;
   RA_RETURN_IF_ERROR(solve_exact(cfg, keys, sample.view(), kq, &sample_knn));
   RA_ASSIGN_OR_RETURN(auto boot, GraphIndex::build_from_knn(keys, sample_knn, kq, choose_entry(keys, sample.view()),
@@ -101,10 +109,7 @@ Result<std::vector<NodeId>> detect_hubs(const MatrixView& keys, const MatrixView
   const std::size_t max_hubs = std::min<std::size_t>(cfg.max_hubs, n / kMaxHubFraction);
   if (m < 16 || max_hubs == 0) return std::vector<NodeId>{};
   const std::size_t s = std::min(m, kSample);
-  RA_ASSIGN_OR_RETURN(Matrix sample, Matrix::zeros(s, keys.dim));
-  for (std::size_t i = 0; i < s; ++i) {
-    std::memcpy(sample.f32_row(i), train_queries.f32_row(i * m / s), keys.dim * sizeof(float));
-  }
+  RA_ASSIGN_OR_RETURN(Matrix sample, copy_rows(train_queries, s, [&](std::size_t i) { return i * m / s; }));
   std::vector<NodeId> knn;
   RA_RETURN_IF_ERROR(solve_exact(cfg, keys, sample.view(), kq, &knn));
   // A hub is also in at least 8x the share of lists an average key is in (Kq / n): on a
@@ -190,11 +195,8 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   const double cpu0 = process_cpu_seconds();
   Matrix sampled;  // evenly spaced training queries, when there are more than max_train_queries
   if (cfg.max_train_queries > 0 && all_train_queries.rows > cfg.max_train_queries) {
-    RA_ASSIGN_OR_RETURN(sampled, Matrix::zeros(cfg.max_train_queries, keys.dim));
-    for (std::size_t i = 0; i < sampled.rows(); ++i) {
-      std::memcpy(sampled.f32_row(i), all_train_queries.f32_row(i * all_train_queries.rows / sampled.rows()),
-                  keys.dim * sizeof(float));
-    }
+    const std::size_t m = all_train_queries.rows, count = cfg.max_train_queries;
+    RA_ASSIGN_OR_RETURN(sampled, copy_rows(all_train_queries, count, [&](std::size_t i) { return i * m / count; }));
   }
   const MatrixView train_queries = sampled.rows() ? sampled.view() : all_train_queries;
   local.train_used = train_queries.rows;
@@ -242,10 +244,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
     cfg.report_progress("self-tuning");
     const auto t_tune = Clock::now();
     const auto k_eval = std::min<std::uint32_t>(kq, 100);
-    RA_ASSIGN_OR_RETURN(Matrix held_q, Matrix::zeros(held.size(), keys.dim));
-    for (std::size_t i = 0; i < held.size(); ++i) {
-      std::memcpy(held_q.f32_row(i), train_queries.f32_row(held[i]), keys.dim * sizeof(float));
-    }
+    RA_ASSIGN_OR_RETURN(Matrix held_q, copy_rows(train_queries, held.size(), [&](std::size_t i) { return held[i]; }));
     std::vector<NodeId> truth;
     RA_RETURN_IF_ERROR(solve_exact(cfg, idx->keys_, held_q.view(), k_eval, &truth));
     BuildConfig plain_cfg = cfg;
@@ -355,8 +354,9 @@ SearchContext GraphIndex::make_context() const {
   SearchContext ctx;
   SearchScratch& s = ctx.scratch();
   s.next_query(size());
-  s.scores.resize(std::max<std::size_t>(graph_.max_degree(), entries_.size()));
-  s.ids.reserve(s.scores.size());
+  const std::size_t hop = std::max<std::size_t>(graph_.max_degree(), entries_.size());
+  s.ids.reserve(hop);
+  s.scores.resize(std::max(hop, hubs_.size()));  // a hop's neighbours' scores, or the hubs'
   s.hub_best.resize(hubs_.size());
   return ctx;
 }
@@ -379,18 +379,14 @@ Status GraphIndex::search_one(const float* query, const SearchParams& p, SearchC
                      s.scores.data());
     for (std::size_t i = 0; i < h; ++i) s.hub_best[i] = {s.scores[i], hubs_[i], true};
     hub_found = std::min<std::size_t>(p.k, h);
-    const auto by_score = [](const CandidatePool::Candidate& a, const CandidatePool::Candidate& b) {
-      return a.score > b.score || (a.score == b.score && a.id < b.id);
-    };
     std::partial_sort(s.hub_best.begin(), s.hub_best.begin() + static_cast<std::ptrdiff_t>(hub_found),
-                      s.hub_best.begin() + static_cast<std::ptrdiff_t>(h), by_score);
+                      s.hub_best.begin() + static_cast<std::ptrdiff_t>(h), CandidatePool::before);
     if (stats != nullptr) stats->score_evals += h;
   }
   std::size_t a = 0, b = 0;  // cursors in the pool and in the hubs
   for (std::size_t i = 0; i < p.k; ++i) {
     const bool have_a = a < s.pool.size(), have_b = b < hub_found;
-    const bool take_b = have_b && (!have_a || s.hub_best[b].score > s.pool[a].score ||
-                                   (s.hub_best[b].score == s.pool[a].score && s.hub_best[b].id < s.pool[a].id));
+    const bool take_b = have_b && (!have_a || CandidatePool::before(s.hub_best[b], s.pool[a]));
     if (take_b) {
       ids[i] = static_cast<Label>(s.hub_best[b].id);
       scores[i] = s.hub_best[b++].score;

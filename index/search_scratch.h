@@ -26,6 +26,10 @@ class CandidatePool {
     cursor_ = 0;
     if (items_.size() < capacity + 1) items_.resize(capacity + 1);
   }
+  /// The pool's order: higher score first, then the smaller id.
+  static bool before(const Candidate& a, const Candidate& b) noexcept {
+    return a.score > b.score || (a.score == b.score && a.id < b.id);
+  }
   std::size_t size() const noexcept { return size_; }
   const Candidate& operator[](std::size_t i) const noexcept { return items_[i]; }
   /// The score a candidate must beat to enter a full pool.
@@ -37,18 +41,18 @@ class CandidatePool {
   /// more than the inner products themselves (measured with callgrind at beam 150).
   void insert(float score, NodeId id) noexcept {
     if (size_ == capacity_ && !(score > items_[size_ - 1].score)) return;
-    std::size_t lo = 0, hi = size_;  // first position whose candidate ranks after (score, id)
+    const Candidate fresh{score, id, false};
+    std::size_t lo = 0, hi = size_;  // first position whose candidate ranks after `fresh`
     while (lo < hi) {
       const std::size_t mid = (lo + hi) / 2;
-      const Candidate& c = items_[mid];
-      if (c.score > score || (c.score == score && c.id < id)) {
+      if (before(items_[mid], fresh)) {
         lo = mid + 1;
       } else {
         hi = mid;
       }
     }
     std::memmove(&items_[lo + 1], &items_[lo], (size_ - lo) * sizeof(Candidate));  // into the spare slot
-    items_[lo] = {score, id, false};
+    items_[lo] = fresh;
     if (size_ < capacity_) ++size_;
     if (lo < cursor_) cursor_ = lo;
   }

@@ -26,6 +26,22 @@ Matrix random_matrix(std::size_t rows, std::size_t dim, std::uint32_t seed, floa
   return m;
 }
 
+// One layer of random K, V (kv_heads x T x d) and queries (q_heads x T x d), seeds seed..seed+2.
+struct RandomLayer {
+  Matrix k, v, q;
+  attention::KvView kv;
+  attention::HeadsView prefill;
+};
+RandomLayer random_layer(std::uint32_t kv_heads, std::uint32_t q_heads, std::uint32_t T, std::uint32_t d,
+                         std::uint32_t seed) {
+  using attention::HeadsView;
+  RandomLayer l{random_matrix(kv_heads * T, d, seed), random_matrix(kv_heads * T, d, seed + 1),
+                random_matrix(q_heads * T, d, seed + 2, 0.5f), {}, {}};
+  l.kv = {HeadsView::hnd(l.k.data(), DType::kF32, kv_heads, T, d), HeadsView::hnd(l.v.data(), DType::kF32, kv_heads, T, d)};
+  l.prefill = HeadsView::hnd(l.q.data(), DType::kF32, q_heads, T, d);
+  return l;
+}
+
 BuildConfig small_config() {
   BuildConfig cfg;
   cfg.max_degree = 12;
@@ -86,14 +102,12 @@ TEST(Concurrency, SearchWhileAnotherIndexOfTheLayerTakesAppends) {
 }
 
 TEST(Concurrency, DecoderHeadsRunInParallelAndAbsorbTheirWindow) {
-  using attention::HeadsView;
   const std::uint32_t kv_heads = 2, q_heads = 4, T = 400, d = 16;
-  const Matrix k = random_matrix(kv_heads * T, d, 9), v = random_matrix(kv_heads * T, d, 10),
-               q = random_matrix(q_heads * T, d, 11, 0.5f);
-  attention::KvView kv{HeadsView::hnd(k.data(), DType::kF32, kv_heads, T, d),
-                       HeadsView::hnd(v.data(), DType::kF32, kv_heads, T, d)};
+  const RandomLayer layer = random_layer(kv_heads, q_heads, T, d, 9);
+  const Matrix& q = layer.q;
+  attention::KvView kv = layer.kv;
   kv.k.num_tokens = kv.v.num_tokens = 320;
-  HeadsView prefill = HeadsView::hnd(q.data(), DType::kF32, q_heads, T, d);
+  attention::HeadsView prefill = layer.prefill;
   prefill.num_tokens = 320;
   attention::RetrievalConfig cfg;
   cfg.static_set = {4, 16};
@@ -120,13 +134,11 @@ TEST(Concurrency, DecoderHeadsRunInParallelAndAbsorbTheirWindow) {
 }
 
 TEST(Concurrency, LayerBatchAttendsWhileAnotherSequenceAbsorbs) {
-  using attention::HeadsView;
   const std::uint32_t kv_heads = 2, q_heads = 4, T = 700, d = 16;
-  const Matrix k = random_matrix(kv_heads * T, d, 12), v = random_matrix(kv_heads * T, d, 13),
-               q = random_matrix(q_heads * T, d, 14, 0.5f);
-  attention::KvView kv{HeadsView::hnd(k.data(), DType::kF32, kv_heads, T, d),
-                       HeadsView::hnd(v.data(), DType::kF32, kv_heads, T, d)};
-  HeadsView prefill = HeadsView::hnd(q.data(), DType::kF32, q_heads, T, d);
+  const RandomLayer data = random_layer(kv_heads, q_heads, T, d, 12);
+  const Matrix& q = data.q;
+  attention::KvView kv = data.kv;
+  attention::HeadsView prefill = data.prefill;
   attention::RetrievalConfig cfg;
   cfg.static_set = {4, 16};
   cfg.top_k = 16;
