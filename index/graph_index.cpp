@@ -355,7 +355,7 @@ SearchContext GraphIndex::make_context() const {
   SearchScratch& s = ctx.scratch();
   s.next_query(size());
   const std::size_t hop = std::max<std::size_t>(graph_.max_degree(), entries_.size());
-  s.ids.reserve(hop);
+  s.ids.resize(hop);
   s.scores.resize(std::max(hop, hubs_.size()));  // a hop's neighbours' scores, or the hubs'
   s.hub_best.resize(hubs_.size());
   return ctx;
@@ -380,7 +380,7 @@ Status GraphIndex::search_one(const float* query, const SearchParams& p, SearchC
     for (std::size_t i = 0; i < h; ++i) s.hub_best[i] = {s.scores[i], hubs_[i], true};
     hub_found = std::min<std::size_t>(p.k, h);
     std::partial_sort(s.hub_best.begin(), s.hub_best.begin() + static_cast<std::ptrdiff_t>(hub_found),
-                      s.hub_best.begin() + static_cast<std::ptrdiff_t>(h), CandidatePool::before);
+                      s.hub_best.begin() + static_cast<std::ptrdiff_t>(h), CandidatePool::Before{});
     if (stats != nullptr) stats->score_evals += h;
   }
   std::size_t a = 0, b = 0;  // cursors in the pool and in the hubs
