@@ -8,38 +8,13 @@
 #include "attention/dense_attention.h"
 #include "attention/merge_state.h"
 #include "index/api_guard.h"
+#include "index/kmeans.h"
 #include "simd/inner_product.h"
 
 namespace ra::attention {
 namespace {
 
 constexpr int kLloydIterations = 4;
-constexpr std::size_t kTile = 64;
-
-// Nearest centroid (L2) of each row of keys [begin, end): argmax of 2 k.c - |c|^2, tiles of rows
-// against every centroid on the block kernel.
-void assign(const MatrixView& keys, std::size_t begin, std::size_t end, const std::vector<float>& centroids,
-            std::size_t num_clusters, std::vector<std::uint32_t>* out) {
-  const std::size_t d = keys.dim;
-  std::vector<float> norms(num_clusters), tile(kTile * d), scores(kTile * num_clusters);
-  for (std::size_t c = 0; c < num_clusters; ++c) norms[c] = simd::dot(&centroids[c * d], &centroids[c * d], d);
-  for (std::size_t r0 = begin; r0 < end; r0 += kTile) {
-    const std::size_t r1 = std::min(end, r0 + kTile);
-    for (std::size_t r = r0; r < r1; ++r) convert_to_f32(keys.row_bytes(r), keys.dtype, d, &tile[(r - r0) * d]);
-    simd::dot_block(tile.data(), d, r1 - r0, centroids.data(), DType::kF32, d, num_clusters, d, scores.data(),
-                    num_clusters);
-    for (std::size_t r = r0; r < r1; ++r) {
-      const float* s = &scores[(r - r0) * num_clusters];
-      std::size_t best = 0;
-      float best_v = -std::numeric_limits<float>::infinity();
-      for (std::size_t c = 0; c < num_clusters; ++c) {
-        const float v = 2.0f * s[c] - norms[c];
-        if (v > best_v) best_v = v, best = c;
-      }
-      (*out)[r] = static_cast<std::uint32_t>(best);
-    }
-  }
-}
 
 }  // namespace
 
@@ -52,30 +27,9 @@ Result<RestEstimate> RestEstimate::build(const MatrixView& keys, const MatrixVie
   RestEstimate e;
   e.dim_ = keys.dim;
   const std::size_t n = keys.rows, d = keys.dim, C = std::max<std::size_t>(1, n / cluster_size);
-  e.assignment_.assign(n, 0);
-  e.centroid_.assign(C * d, 0.0f);
-  for (std::size_t c = 0; c < C; ++c) {  // evenly spaced seeds: tokens of every part of the context
-    convert_to_f32(keys.row_bytes(c * n / C), keys.dtype, d, &e.centroid_[c * d]);
-  }
-  std::vector<float> row(d);
-  std::vector<double> sum(C * d);
-  std::vector<std::size_t> count(C);
-  for (int it = 0; it < kLloydIterations; ++it) {
-    assign(keys, 0, n, e.centroid_, C, &e.assignment_);
-    std::fill(sum.begin(), sum.end(), 0.0);
-    std::fill(count.begin(), count.end(), 0);
-    for (std::size_t r = 0; r < n; ++r) {
-      convert_to_f32(keys.row_bytes(r), keys.dtype, d, row.data());
-      const std::size_t c = e.assignment_[r];
-      ++count[c];
-      for (std::size_t i = 0; i < d; ++i) sum[c * d + i] += row[i];
-    }
-    for (std::size_t c = 0; c < C; ++c) {
-      if (count[c] == 0) continue;  // an empty cluster keeps its seed
-      for (std::size_t i = 0; i < d; ++i) e.centroid_[c * d + i] = static_cast<float>(sum[c * d + i] / count[c]);
-    }
-  }
-  assign(keys, 0, n, e.centroid_, C, &e.assignment_);
+  RA_ASSIGN_OR_RETURN(KMeans km, fit_kmeans(keys, C, kLloydIterations));
+  e.centroid_ = std::move(km.centroids);
+  e.assignment_ = std::move(km.assignment);
   e.count_.assign(C, 0.0f);
   e.key_sum_.assign(C * d, 0.0f);
   e.key_sq_.assign(C * d, 0.0f);
@@ -93,7 +47,7 @@ Status RestEstimate::add(const MatrixView& keys, const MatrixView& values) {
   }
   const std::size_t first = size();
   assignment_.resize(keys.rows);
-  assign(keys, first, keys.rows, centroid_, num_clusters(), &assignment_);
+  assign_nearest(keys, first, keys.rows, centroid_, &assignment_);
   return add_rows(keys, values, first);
   RA_API_CATCH("rest estimate")
 }

@@ -8,6 +8,31 @@
 
 namespace ra {
 
+std::string_view knn_mode_name(KnnMode mode) noexcept {
+  switch (mode) {
+    case KnnMode::kAuto: return "auto";
+    case KnnMode::kExact: return "exact";
+    case KnnMode::kBootstrap: return "bootstrap";
+    case KnnMode::kClustered: return "clustered";
+  }
+  return "?";
+}
+
+KnnMode resolve_knn_mode(KnnMode mode, std::size_t n, std::size_t m) noexcept {
+  if (mode != KnnMode::kAuto) return mode;
+  return static_cast<double>(n) * static_cast<double>(m) > kExactKnnPairs ? KnnMode::kClustered : KnnMode::kExact;
+}
+
+bool parse_knn_mode(std::string_view name, KnnMode* out) noexcept {
+  for (KnnMode m : {KnnMode::kAuto, KnnMode::kExact, KnnMode::kBootstrap, KnnMode::kClustered}) {
+    if (knn_mode_name(m) == name) {
+      *out = m;
+      return true;
+    }
+  }
+  return false;
+}
+
 Status BuildConfig::validate() const {
   if (max_degree < 4 || max_degree > 512) {
     return Status::InvalidArgument("max_degree (M) must be in [4, 512], got " + std::to_string(max_degree));
@@ -22,6 +47,9 @@ Status BuildConfig::validate() const {
   }
   if (num_entries < 1 || num_entries > 4096) {
     return Status::InvalidArgument("num_entries must be in [1, 4096], got " + std::to_string(num_entries));
+  }
+  if (!(probe_share > 0.0 && probe_share <= 1.0)) {
+    return Status::InvalidArgument("probe_share must be in (0, 1]");
   }
   if (!(bootstrap_fraction > 0.0 && bootstrap_fraction <= 1.0)) {
     return Status::InvalidArgument("bootstrap_fraction must be in (0, 1]");
@@ -40,13 +68,13 @@ Status BuildConfig::validate() const {
 std::string BuildReport::to_string() const {
   char buf[1024];
   std::snprintf(buf, sizeof(buf),
-                "build: %.2f s (knn %.2f s%s, projection %.2f s, reverse edges %.2f s, "
+                "build: %.2f s (knn %s %.2f s%s, projection %.2f s, reverse edges %.2f s, "
                 "connectivity %.2f s)\n"
                 "graph: %llu edges, degree mean %.1f min %u max %u; %llu pivots; %llu hubs; %llu keys "
                 "without out-edges before repair; %llu keys repaired; %llu unreachable\n"
                 "memory: graph %.1f MiB, vectors %.1f MiB; %llu training queries used; %.1f "
                 "process CPU s; process peak RSS %.0f MiB",
-                total_s, knn_s, knn_recall < 1.0 ? (", recall " + std::to_string(knn_recall).substr(0, 5)).c_str() : "",
+                total_s, std::string(knn_mode_name(knn_mode)).c_str(), knn_s, knn_recall < 1.0 ? (", recall " + std::to_string(knn_recall).substr(0, 5)).c_str() : "",
                 projection_s, reverse_s, connectivity_s, static_cast<unsigned long long>(edges),
                 mean_degree, min_degree, max_degree, static_cast<unsigned long long>(pivots),
                 static_cast<unsigned long long>(hubs),

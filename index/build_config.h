@@ -14,16 +14,26 @@ namespace ra {
 
 /// How the training queries' kNN is found (build step 1).
 enum class KnnMode : std::uint8_t {
+  kAuto,       // kExact up to kExactKnnPairs keys x training queries, kClustered above
   kExact,      // exact top-Kq over all keys (blocked scan)
   kBootstrap,  // exact for a sample, then beam search on a graph built from that sample
+  kClustered,  // keys partitioned by k-means; each block of queries scores its best partitions
 };
+/// kAuto's limit: 2^30 pairs (32K keys x 32K queries) take ~4 s exactly on 2 cores.
+inline constexpr double kExactKnnPairs = 1073741824.0;
+/// What kAuto means for n keys and m training queries; any other mode stands.
+KnnMode resolve_knn_mode(KnnMode mode, std::size_t n, std::size_t m) noexcept;
+/// "auto", "exact", "bootstrap", "clustered".
+std::string_view knn_mode_name(KnnMode mode) noexcept;
+/// Parses knn_mode_name's names; false for anything else.
+bool parse_knn_mode(std::string_view name, KnnMode* out) noexcept;
 
 struct BuildConfig {
   std::uint32_t max_degree = 32;    // M: out-degree bound of every key
   std::uint32_t query_knn = 100;    // Kq: keys linked through each training query
   std::uint32_t build_beam = 128;   // beam while linking keys by search (repair, insert, bootstrap)
   std::uint32_t num_entries = 64;   // search entry points (scored first by every search)
-  KnnMode knn_mode = KnnMode::kExact;
+  KnnMode knn_mode = KnnMode::kAuto;
   /// When set, replaces the CPU exact kNN in every step that needs one (the hub sample, the
   /// training queries in kExact mode, the held-out truth): e.g. gpu::exact_knn. Same contract
   /// as the CPU one: num_queries x k ids, best first.
@@ -35,6 +45,7 @@ struct BuildConfig {
   std::uint32_t max_train_queries = 0;
   double bootstrap_fraction = 0.1;  // kBootstrap: share of training queries solved exactly
   std::uint32_t bootstrap_max_exact = 16384;  // kBootstrap: at most this many solved exactly
+  double probe_share = 0.05;        // kClustered: share of the partitions each query ranks best
   /// Hubs (keys in the top-Kq of at least hub_share of the training queries and of 8 Kq / n,
   /// 8x an average key's share; at most
   /// max_hubs and 1/64 of the keys; 0 turns hubs off) are scored exactly by every search and
@@ -58,7 +69,8 @@ struct BuildConfig {
 /// What a build did and what it cost. Times in seconds.
 struct BuildReport {
   double knn_s = 0, projection_s = 0, reverse_s = 0, connectivity_s = 0, total_s = 0;
-  double knn_recall = 1.0;            // measured on a sample in kBootstrap mode; 1 when exact
+  KnnMode knn_mode = KnnMode::kExact;  // the mode used (kAuto resolved)
+  double knn_recall = 1.0;            // measured on a sample in kBootstrap / kClustered mode; 1 when exact
   std::uint64_t train_used = 0;       // training queries that guided the build
   double cpu_s = 0;                   // process CPU time (user + system) during the build
   std::uint64_t peak_rss_bytes = 0;   // the process's peak resident memory after the build

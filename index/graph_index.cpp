@@ -60,6 +60,23 @@ Status solve_exact(const BuildConfig& cfg, const MatrixView& keys, const MatrixV
   return exact_query_knn(keys, queries, k, cfg.num_threads, knn);
 }
 
+// Recall of an approximate training-query kNN (m x kq) on 200 evenly spaced queries, each
+// moved off multiples of `exact_stride` (rows solved exactly, when > 1), against their exact kNN.
+Result<double> sampled_knn_recall(const BuildConfig& cfg, const MatrixView& keys, const MatrixView& train_queries,
+                                  const std::vector<NodeId>& knn, std::uint32_t kq, std::size_t exact_stride) {
+  const std::size_t m = train_queries.rows, check = std::min<std::size_t>(200, m);
+  RA_ASSIGN_OR_RETURN(Matrix held_out, Matrix::zeros(check, keys.dim));
+  std::vector<NodeId> approx(check * kq), exact;
+  for (std::size_t i = 0; i < check; ++i) {
+    std::size_t r = i * m / check;
+    if (r % exact_stride == 0 && exact_stride > 1) r = std::min(r + 1, m - 1);  // outside the sample
+    std::memcpy(held_out.f32_row(i), train_queries.f32_row(r), keys.dim * sizeof(float));
+    std::copy_n(knn.begin() + static_cast<std::ptrdiff_t>(r * kq), kq, approx.begin() + static_cast<std::ptrdiff_t>(i * kq));
+  }
+  RA_RETURN_IF_ERROR(solve_exact(cfg, keys, held_out.view(), kq, &exact));
+  return recall_at_k<NodeId, NodeId>(approx, kq, exact, kq, kq);
+}
+
 // Bootstrap kNN: exact for an evenly spaced sample of the training queries (at most
 // bootstrap_max_exact), a graph from that sample, then every query by beam search on it; the
 // sample's own rows stay exact. *recall is measured against the exact kNN of held-out queries.
@@ -85,17 +102,7 @@ Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, st
     std::copy_n(sample_knn.begin() + static_cast<std::ptrdiff_t>(i * kq), kq,
                 knn->begin() + static_cast<std::ptrdiff_t>(i * stride * kq));
   }
-  const std::size_t check = std::min<std::size_t>(200, m);
-  RA_ASSIGN_OR_RETURN(Matrix held_out, Matrix::zeros(check, keys.dim));
-  std::vector<NodeId> approx(check * kq), exact;
-  for (std::size_t i = 0; i < check; ++i) {
-    std::size_t r = i * m / check;
-    if (r % stride == 0 && stride > 1) r = std::min(r + 1, m - 1);  // outside the sample
-    std::memcpy(held_out.f32_row(i), train_queries.f32_row(r), keys.dim * sizeof(float));
-    std::copy_n(knn->begin() + static_cast<std::ptrdiff_t>(r * kq), kq, approx.begin() + static_cast<std::ptrdiff_t>(i * kq));
-  }
-  RA_RETURN_IF_ERROR(solve_exact(cfg, keys, held_out.view(), kq, &exact));
-  *recall = recall_at_k<NodeId, NodeId>(approx, kq, exact, kq, kq);
+  RA_ASSIGN_OR_RETURN(*recall, sampled_knn_recall(cfg, keys, train_queries, *knn, kq, stride));
   return Status::OK();
 }
 
@@ -211,8 +218,14 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   const auto k_graph = static_cast<std::uint32_t>(std::min<std::size_t>(kq, keys.rows - hubs));
   std::vector<NodeId> knn;
   cfg.report_progress("training-query kNN");
-  if (cfg.knn_mode == KnnMode::kExact || train_queries.rows < 2) {
+  local.knn_mode = train_queries.rows < 2 ? KnnMode::kExact
+                                          : resolve_knn_mode(cfg.knn_mode, keys.rows, train_queries.rows);
+  if (local.knn_mode == KnnMode::kExact) {
     RA_RETURN_IF_ERROR(solve_exact(cfg, idx->keys_, train_queries, k_solve, &knn));
+  } else if (local.knn_mode == KnnMode::kClustered) {
+    RA_RETURN_IF_ERROR(clustered_query_knn(idx->keys_, train_queries, k_solve, cfg.probe_share,
+                                           cfg.num_threads, &knn));
+    RA_ASSIGN_OR_RETURN(local.knn_recall, sampled_knn_recall(cfg, idx->keys_, train_queries, knn, k_solve, 1));
   } else {
     RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, k_solve, cfg, &knn, &local.knn_recall));
   }
@@ -256,9 +269,11 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
     RA_ASSIGN_OR_RETURN(const HeldOutCurve without, held_out_curve(*plain, held_q.view(), truth, k_eval));
     const bool keep_hubs = !better_curve(without, with_hubs);
     if (!keep_hubs) {  // the graph without hubs, over the same keys
-      const double knn_recall = local.knn_recall;
+      const BuildReport step1 = local;  // the kNN step is common to both graphs
       local = plain_report;
-      local.knn_recall = knn_recall;
+      local.knn_mode = step1.knn_mode;
+      local.knn_recall = step1.knn_recall;
+      local.train_used = step1.train_used;
       idx->graph_ = std::move(plain->graph_);
       idx->entries_ = std::move(plain->entries_);
       idx->pruner_ = std::move(plain->pruner_);

@@ -38,7 +38,7 @@ std::uint32_t g_beam = attention::RetrievalConfig{}.beam;
 double g_train_fraction = 0.5;
 std::uint32_t g_kv_heads = 1;  // training queries per index, as a share of the prefill
 std::uint32_t g_min_train = 8192;
-KnnMode g_knn = KnnMode::kBootstrap;
+KnnMode g_knn = KnnMode::kAuto;
 bool g_estimate = false;  // --estimate: retrieval adds the estimate of the rest
 
 int fail(const Status& s) {
@@ -68,7 +68,7 @@ int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, doubl
               "sink 4 + window 64, top-100, beam %u; %u decode steps each; query gain %.2f; training "
               "queries max(%u, %.3f x prefill), %s kNN\n",
               g_kv_heads, g_beam, steps, query_gain, g_min_train, g_train_fraction,
-              g_knn == KnnMode::kExact ? "exact" : "bootstrap");
+              std::string(knn_mode_name(g_knn)).c_str());
   tools::Table t({"context", "build s/head", "index B/token", "KV B/token", "full ms", "top-k exact ms",
                   "retrieval ms", "speedup vs top-k", "retrieval err", "top-k err", "mass", "keys scored"});
   for (std::uint32_t n : sizes) {
@@ -318,11 +318,13 @@ int main(int argc, char** argv) {
   app.add_option("--kv-heads", g_kv_heads, "KV heads of the layer (4 query heads each)")->capture_default_str();
   app.add_option("--train-fraction", g_train_fraction, "Training queries per index / prefill")->capture_default_str();
   app.add_option("--min-train", g_min_train, "At least this many training queries")->capture_default_str();
-  std::string knn = "bootstrap";
-  app.add_option("--knn", knn, "exact or bootstrap")->check(CLI::IsMember({"exact", "bootstrap"}))->capture_default_str();
+  std::string knn = "auto";
+  app.add_option("--knn", knn, "Training-query kNN: auto, exact, bootstrap or clustered")
+      ->check(CLI::IsMember({"auto", "exact", "bootstrap", "clustered"}))
+      ->capture_default_str();
   app.add_flag("--estimate", g_estimate, "contexts: retrieval adds the estimate of the rest (--query-gain 0.5 heads)");
   CLI11_PARSE(app, argc, argv);
-  g_knn = knn == "exact" ? KnnMode::kExact : KnnMode::kBootstrap;
+  parse_knn_mode(knn, &g_knn);  // checked above
   int rc = 0;
   if (part == "all" || part == "sharing") rc |= sharing(data, query_gain);
   if (part == "all" || part == "contexts") rc |= contexts(sizes, steps, query_gain);

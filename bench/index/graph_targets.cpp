@@ -2,7 +2,7 @@
 // the baseline in the same run:
 //   synthetic  ra gen --kind attention, n keys (default 131072) x 128, every prefill query as a
 //              training query, 1000 decode queries: recall@10 and recall@100 against keys
-//              scored, QPS and single-thread latency; f32 and f16 storage; exact vs bootstrap kNN
+//              scored, QPS and single-thread latency; f32 and f16 storage; exact, bootstrap, clustered kNN
 //   stories    every layer / query head of the real stories260K data: index over the first 1536
 //              keys guided by the first 1536 queries, tested on positions 1536-2047
 //   insert     build over 75% of the keys, append the rest, compare with a full rebuild
@@ -66,7 +66,8 @@ int synthetic(std::size_t n) {
   };
   for (const Variant v : {Variant{"f32, exact kNN", DType::kF32, KnnMode::kExact},
                           Variant{"f16, exact kNN", DType::kF16, KnnMode::kExact},
-                          Variant{"f32, bootstrap kNN (10% exact)", DType::kF32, KnnMode::kBootstrap}}) {
+                          Variant{"f32, bootstrap kNN (10% exact)", DType::kF32, KnnMode::kBootstrap},
+                          Variant{"f32, clustered kNN", DType::kF32, KnnMode::kClustered}}) {
     BuildConfig cfg;
     cfg.storage = v.storage;
     cfg.knn_mode = v.knn;

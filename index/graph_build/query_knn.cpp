@@ -1,10 +1,140 @@
 #include "index/graph_build/query_knn.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <cmath>
+#include <new>
+#include <numeric>
+#include <span>
+#include <string>
 
 #include "index/flat_index.h"
+#include "index/kmeans.h"
+#include "index/threading.h"
+#include "index/topk.h"
+#include "simd/inner_product.h"
 
 namespace ra {
+namespace {
+
+constexpr std::size_t kClusterSize = 128;   // keys per k-means cluster, on average
+constexpr std::size_t kSamplePerCluster = 32;  // k-means fits on about this many keys a cluster
+constexpr int kIterations = 4;
+constexpr std::size_t kQueryBlock = 64, kKeyBlock = 1024;  // as FlatIndex's tiles
+constexpr std::size_t kGroup = 8192;  // queries solved together (their top-k: ~26 MB at k = 100)
+constexpr NodeId kNoNode = ~NodeId{0};
+
+// The keys grouped by cluster: rows [start[c], start[c + 1]) of `rows` are cluster c's keys,
+// row r being key id[r].
+struct Partition {
+  std::vector<std::size_t> start;
+  std::vector<NodeId> id;
+  std::vector<std::byte> rows;
+  MatrixView view;
+};
+
+Partition partition(const MatrixView& keys, const KMeans& km) {
+  const std::size_t n = keys.rows, C = km.clusters(), row_bytes = keys.dim * dtype_size(keys.dtype);
+  Partition p;
+  p.start.assign(C + 1, 0);
+  for (std::uint32_t c : km.assignment) ++p.start[c + 1];
+  std::partial_sum(p.start.begin(), p.start.end(), p.start.begin());
+  std::vector<std::size_t> next(p.start.begin(), p.start.end() - 1);
+  p.id.resize(n);
+  p.rows.resize(n * row_bytes);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t r = next[km.assignment[i]]++;
+    p.id[r] = static_cast<NodeId>(i);
+    std::copy_n(keys.row_bytes(i), row_bytes, p.rows.data() + r * row_bytes);
+  }
+  p.view = {p.rows.data(), keys.dtype, n, keys.dim, keys.dim};
+  return p;
+}
+
+// The clusters a query probes: its best `probes` by centroid score, and more, best first, until
+// they hold `min_keys` keys (tiny clusters). `rank` is scratch of one entry per cluster.
+void probe_list(const float* centroid_scores, const Partition& p, std::size_t probes, std::size_t min_keys,
+                std::vector<std::uint32_t>& rank, std::vector<std::uint32_t>* out) {
+  const std::size_t C = rank.size();
+  std::iota(rank.begin(), rank.end(), 0u);
+  auto better = [&](std::uint32_t a, std::uint32_t b) {
+    return centroid_scores[a] > centroid_scores[b] || (centroid_scores[a] == centroid_scores[b] && a < b);
+  };
+  std::nth_element(rank.begin(), rank.begin() + static_cast<std::ptrdiff_t>(probes - 1), rank.end(), better);
+  std::size_t taken = probes, keys = 0;
+  for (std::size_t i = 0; i < probes; ++i) keys += p.start[rank[i] + 1] - p.start[rank[i]];
+  if (keys < min_keys) {
+    std::sort(rank.begin() + static_cast<std::ptrdiff_t>(probes), rank.end(), better);
+    while (taken < C && keys < min_keys) {
+      keys += p.start[rank[taken] + 1] - p.start[rank[taken]];
+      ++taken;
+    }
+  }
+  out->assign(rank.begin(), rank.begin() + static_cast<std::ptrdiff_t>(taken));
+}
+
+// Per thread: a group's top-k per query, its inverted lists, a block of queries, a score tile.
+struct GroupScratch {
+  std::vector<TopK> heaps;
+  std::vector<std::size_t> start;       // cluster c's probing queries: members[start[c], start[c + 1])
+  std::vector<std::uint32_t> members;   // offsets into the group
+  std::vector<float> centroid_scores, queries, tile;
+  std::vector<std::uint32_t> rank;
+  std::vector<Label> ids;
+  std::vector<float> scores;
+  GroupScratch(std::size_t C, std::size_t dim, std::size_t k)
+      : start(C + 2), centroid_scores(kQueryBlock * C), queries(kQueryBlock * dim), tile(kQueryBlock * kKeyBlock),
+        rank(C), ids(k), scores(k) {
+    for (std::size_t i = 0; i < kGroup; ++i) heaps.emplace_back(k);
+  }
+};
+
+// The top-k of queries [q0, q1) (at most kGroup): cluster by cluster, the queries that probe it
+// are scored against its keys on the block kernel, so each (query, cluster) pair is computed
+// once and a cluster's keys stay in cache while its queries pass.
+void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1,
+                 const std::vector<std::vector<std::uint32_t>>& probe, const Partition& p, std::uint32_t k,
+                 GroupScratch& s, NodeId* out) {
+  const std::size_t C = p.start.size() - 1, d = queries.dim;
+  std::fill(s.start.begin(), s.start.end(), 0);
+  std::size_t pairs = 0;
+  for (std::size_t q = q0; q < q1; ++q) {
+    for (std::uint32_t c : probe[q]) ++s.start[c + 2];
+    pairs += probe[q].size();
+  }
+  std::partial_sum(s.start.begin(), s.start.end(), s.start.begin());
+  s.members.resize(pairs);
+  for (std::size_t q = q0; q < q1; ++q) {
+    for (std::uint32_t c : probe[q]) s.members[s.start[c + 1]++] = static_cast<std::uint32_t>(q - q0);
+    s.heaps[q - q0].reset(k);
+  }
+  for (std::size_t c = 0; c < C; ++c) {
+    const std::uint32_t* who = s.members.data() + s.start[c];
+    const std::size_t count = s.start[c + 1] - s.start[c];
+    for (std::size_t i0 = 0; i0 < count; i0 += kQueryBlock) {
+      const std::size_t nq = std::min(kQueryBlock, count - i0);
+      for (std::size_t i = 0; i < nq; ++i) std::copy_n(queries.f32_row(q0 + who[i0 + i]), d, s.queries.data() + i * d);
+      for (std::size_t r0 = p.start[c]; r0 < p.start[c + 1]; r0 += kKeyBlock) {
+        const std::size_t r1 = std::min(p.start[c + 1], r0 + kKeyBlock);
+        simd::dot_block(s.queries.data(), d, nq, p.view.row_bytes(r0), p.view.dtype, p.view.stride, r1 - r0, d,
+                        s.tile.data(), kKeyBlock);
+        for (std::size_t i = 0; i < nq; ++i) {
+          s.heaps[who[i0 + i]].push_all(s.tile.data() + i * kKeyBlock, r1 - r0, static_cast<Label>(r0));
+        }
+      }
+    }
+  }
+  for (std::size_t q = q0; q < q1; ++q) {
+    s.heaps[q - q0].extract(s.ids.data(), s.scores.data());
+    NodeId* row = out + q * k;
+    for (std::size_t j = 0; j < k; ++j) {  // every query scored >= k keys (probe_list)
+      row[j] = s.ids[j] == kNoLabel ? kNoNode : p.id[static_cast<std::size_t>(s.ids[j])];
+    }
+  }
+}
+
+}  // namespace
 
 Status exact_query_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
                        std::uint32_t num_threads, std::vector<NodeId>* knn) {
@@ -14,6 +144,57 @@ Status exact_query_knn(const MatrixView& keys, const MatrixView& queries, std::u
   knn->resize(res.ids.size());
   std::transform(res.ids.begin(), res.ids.end(), knn->begin(),
                  [](Label id) { return static_cast<NodeId>(id); });
+  return Status::OK();
+}
+
+Status clustered_query_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
+                           double probe_share, std::uint32_t num_threads, std::vector<NodeId>* knn) {
+  const std::size_t n = keys.rows, m = queries.rows;
+  if (k == 0 || k > n || queries.dim != keys.dim || !(probe_share > 0 && probe_share <= 1)) {
+    return Status::InvalidArgument("clustered kNN: k in [1, keys], matching dims, probe share in (0, 1]");
+  }
+  const std::size_t C = std::max<std::size_t>(1, n / kClusterSize);
+  const std::size_t probes = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(probe_share * C)), 1, C);
+  try {
+    RA_ASSIGN_OR_RETURN(const KMeans km, fit_kmeans(keys, C, kIterations, std::max<std::size_t>(1, n / (C * kSamplePerCluster))));
+    const Partition p = partition(keys, km);
+    knn->assign(m * k, 0);
+    const int threads = resolve_threads(num_threads);
+    std::vector<GroupScratch> scratch;
+    for (int t = 0; t < threads; ++t) scratch.emplace_back(C, keys.dim, k);  // before the regions: nothing inside throws
+    // Pass 1: each query's clusters (blocks of queries against every centroid).
+    std::vector<std::vector<std::uint32_t>> probe(m);
+    const std::size_t blocks = (m + kQueryBlock - 1) / kQueryBlock;
+    ParallelGuard guard;  // probe lists allocate
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (std::size_t b = 0; b < blocks; ++b) guard.run([&] {
+      GroupScratch& s = scratch[static_cast<std::size_t>(omp_get_thread_num())];
+      const std::size_t q0 = b * kQueryBlock, q1 = std::min(m, q0 + kQueryBlock);
+      simd::dot_block(queries.f32_row(q0), queries.stride, q1 - q0, km.centroids.data(), DType::kF32, keys.dim, C,
+                      keys.dim, s.centroid_scores.data(), C);
+      for (std::size_t q = q0; q < q1; ++q) {
+        probe_list(s.centroid_scores.data() + (q - q0) * C, p, probes, k, s.rank, &probe[q]);
+      }
+    });
+    RA_RETURN_IF_ERROR(guard.status("clustered kNN"));
+    // Pass 2: groups of queries, cluster by cluster.
+    const std::size_t groups = (m + kGroup - 1) / kGroup;
+    for (std::size_t g = 0; g < groups; ++g) {  // members: sized for the largest group up front
+      std::size_t pairs = 0;
+      for (std::size_t q = g * kGroup; q < std::min(m, (g + 1) * kGroup); ++q) pairs += probe[q].size();
+      for (GroupScratch& s : scratch) s.members.reserve(pairs);
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (std::size_t g = 0; g < groups; ++g) {
+      solve_group(queries, g * kGroup, std::min(m, (g + 1) * kGroup), probe, p, k,
+                  scratch[static_cast<std::size_t>(omp_get_thread_num())], knn->data());
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("clustered kNN: out of memory");
+  }
+  if (std::find(knn->begin(), knn->end(), kNoNode) != knn->end()) {
+    return Status::Internal("clustered kNN: a query scored fewer than k keys");
+  }
   return Status::OK();
 }
 

@@ -258,6 +258,22 @@ TEST(GraphIndex, BootstrapKnnIsMeasuredAndGood) {
   EXPECT_GE(recall(*index, data().keys.view(), 10, 64), 0.85);
 }
 
+TEST(GraphIndex, ClusteredKnnIsMeasuredAndAsGoodAsExact) {
+  BuildConfig cfg = small_config();
+  cfg.knn_mode = KnnMode::kClustered;
+  cfg.probe_share = 0.25;
+  BuildReport report;
+  auto index = GraphIndex::build(data().keys.view(), data().train_queries.view(), cfg,
+                                 KeyOwnership::kCopy, &report).value();
+  auto exact = GraphIndex::build(data().keys.view(), data().train_queries.view(), small_config()).value();
+  EXPECT_GT(report.knn_recall, 0.85);
+  EXPECT_LE(report.knn_recall, 1.0);
+  EXPECT_GE(recall(*index, data().keys.view(), 10, 64), recall(*exact, data().keys.view(), 10, 64) - 0.02);
+  cfg.probe_share = 0;
+  EXPECT_EQ(GraphIndex::build(data().keys.view(), data().train_queries.view(), cfg).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(GraphIndex, BadInputsAreErrors) {
   const MatrixView keys = data().keys.view(), train = data().train_queries.view();
   BuildConfig bad = small_config();

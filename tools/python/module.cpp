@@ -98,8 +98,7 @@ struct PyGraphIndex {
     cfg.query_knn = query_knn;
     cfg.num_threads = threads;
     if (!ra::parse_dtype(dtype, &cfg.storage)) throw nb::value_error("dtype must be 'f32' or 'f16'");
-    if (knn != "exact" && knn != "bootstrap") throw nb::value_error("knn must be 'exact' or 'bootstrap'");
-    cfg.knn_mode = knn == "exact" ? ra::KnnMode::kExact : ra::KnnMode::kBootstrap;
+    if (!ra::parse_knn_mode(knn, &cfg.knn_mode)) throw nb::value_error("knn must be 'auto', 'exact', 'bootstrap' or 'clustered'");
     const MatrixView k = view_of(keys, true), q = view_of(train, false);
     PyGraphIndex out;
     {
@@ -151,10 +150,10 @@ NB_MODULE(_ext, m) {
   nb::class_<PyGraphIndex>(m, "GraphIndex",
                            "Query-guided graph index for maximum inner product search (score = <q, key>).")
       .def_static("build", &PyGraphIndex::build, "keys"_a, "train_queries"_a, "degree"_a = 32, "query_knn"_a = 100,
-                  "dtype"_a = "f32", "threads"_a = 0, "copy"_a = true, "knn"_a = "exact",
+                  "dtype"_a = "f32", "threads"_a = 0, "copy"_a = true, "knn"_a = "auto",
                   "Builds over keys (n, d) float32/float16, guided by train_queries (m, d) float32, samples of the\n"
                   "query distribution. copy=False references the keys (no copy; they must not be freed, and\n"
-                  "changes to them are seen). dtype: storage of copied keys. knn: 'exact' or 'bootstrap'.")
+                  "changes to them are seen). dtype: storage of copied keys. knn: 'auto', 'exact', 'bootstrap' or 'clustered'.")
       .def_static(
           "load",
           [](const std::string& path) {

@@ -15,7 +15,7 @@ namespace ra::cli {
 
 Runner add_build(CLI::App& app) {
   struct Options {
-    std::string keys, train, out, dtype = "f32", knn = "exact";
+    std::string keys, train, out, dtype = "f32", knn = "auto";
     BuildConfig cfg;
   };
   auto o = std::make_shared<Options>();
@@ -30,11 +30,15 @@ Runner add_build(CLI::App& app) {
   cmd->add_option("--build-beam", o->cfg.build_beam, "Beam for linking by search")->capture_default_str();
   cmd->add_option("--entries", o->cfg.num_entries, "Search entry points")->capture_default_str();
   cmd->add_option("--knn", o->knn, "Training-query kNN: exact, bootstrap (exact on a sample, "
-                                   "then graph search), or gpu (exact, cuBLAS on the first CUDA device)")
-      ->check(CLI::IsMember({"exact", "bootstrap", "gpu"}))
+                                   "then graph search), clustered (k-means partitions, each query "
+                                   "scores its best --probe-share of them), auto (exact up to 2^30 keys x "
+                                   "queries, clustered above), or gpu (exact, cuBLAS on the first CUDA device)")
+      ->check(CLI::IsMember({"auto", "exact", "bootstrap", "clustered", "gpu"}))
       ->capture_default_str();
   cmd->add_option("--max-train", o->cfg.max_train_queries,
                   "At most this many training queries, evenly spaced (0: all)")->capture_default_str();
+  cmd->add_option("--probe-share", o->cfg.probe_share,
+                  "Clustered kNN: share of the partitions each training query ranks best")->capture_default_str();
   cmd->add_option("--bootstrap-fraction", o->cfg.bootstrap_fraction,
                   "Share of training queries solved exactly in bootstrap mode")->capture_default_str();
   cmd->add_option("--hub-share", o->cfg.hub_share,
@@ -49,7 +53,7 @@ Runner add_build(CLI::App& app) {
   cmd->add_option("--threads", o->cfg.num_threads, "Threads (0: all)")->capture_default_str();
   return [o] {
     parse_dtype(o->dtype, &o->cfg.storage);
-    o->cfg.knn_mode = o->knn == "bootstrap" ? KnnMode::kBootstrap : KnnMode::kExact;
+    if (!parse_knn_mode(o->knn, &o->cfg.knn_mode)) o->cfg.knn_mode = KnnMode::kExact;  // "gpu": exact, on the device
     if (o->knn == "gpu") {
 #if RA_WITH_CUDA
       if (!gpu::cuda_available()) return fail("build", Status::Unsupported("--knn gpu: no CUDA device on this machine"));

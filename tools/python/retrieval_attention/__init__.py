@@ -37,10 +37,11 @@ class GraphIndex:
         self._ext = ext
 
     @staticmethod
-    def build(keys, train_queries, degree=32, query_knn=100, dtype="f32", threads=0, copy=True, knn="exact"):
+    def build(keys, train_queries, degree=32, query_knn=100, dtype="f32", threads=0, copy=True, knn="auto"):
         """Builds over keys (n, d) guided by train_queries (m, d), samples of the query
         distribution. copy=False references keys without a copy (keep them alive; changes show).
-        dtype: storage of copied keys, 'f32' or 'f16'. knn: 'exact' or 'bootstrap'."""
+        dtype: storage of copied keys, 'f32' or 'f16'. knn: 'auto' (exact up to 2^30 keys x queries,
+        clustered above), 'exact', 'bootstrap' or 'clustered'."""
         k = _rows(keys, allow_f16=True)
         index = GraphIndex(_ext.GraphIndex.build(k, _rows(train_queries), degree, query_knn, dtype, threads,
                                                  copy, knn))
