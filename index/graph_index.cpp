@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <optional>
 
 #include "index/api_guard.h"
 #include "index/beam_search.h"
@@ -109,8 +111,11 @@ Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, st
 // Hubs from the exact top-Kq of an evenly spaced sample of the training queries (at most
 // 4096 of them: a hub is common by definition, so a sample finds it; the cost is a few percent
 // of the full kNN). At most 1/kMaxHubFraction of the keys, so hubs cost a search little.
+// A kNN of (queries, k): the build's exact one, or the clustered one when the build uses it.
+using KnnSolver = std::function<Status(const MatrixView& queries, std::uint32_t k, std::vector<NodeId>* knn)>;
+
 Result<std::vector<NodeId>> detect_hubs(const MatrixView& keys, const MatrixView& train_queries,
-                                        std::uint32_t kq, const BuildConfig& cfg) {
+                                        std::uint32_t kq, const BuildConfig& cfg, const KnnSolver& solve) {
   constexpr std::size_t kSample = 4096;
   const std::size_t m = train_queries.rows, n = keys.rows;
   const std::size_t max_hubs = std::min<std::size_t>(cfg.max_hubs, n / kMaxHubFraction);
@@ -118,7 +123,7 @@ Result<std::vector<NodeId>> detect_hubs(const MatrixView& keys, const MatrixView
   const std::size_t s = std::min(m, kSample);
   RA_ASSIGN_OR_RETURN(Matrix sample, copy_rows(train_queries, s, [&](std::size_t i) { return i * m / s; }));
   std::vector<NodeId> knn;
-  RA_RETURN_IF_ERROR(solve_exact(cfg, keys, sample.view(), kq, &knn));
+  RA_RETURN_IF_ERROR(solve(sample.view(), kq, &knn));
   // A hub is also in at least 8x the share of lists an average key is in (Kq / n): on a
   // small index a key in 2% of the lists may be only a little popular.
   const double share = std::max(cfg.hub_share, 8.0 * kq / static_cast<double>(n));
@@ -207,9 +212,19 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   }
   const MatrixView train_queries = sampled.rows() ? sampled.view() : all_train_queries;
   local.train_used = train_queries.rows;
+  local.knn_mode = train_queries.rows < 2 ? KnnMode::kExact
+                                          : resolve_knn_mode(cfg.knn_mode, keys.rows, train_queries.rows);
+  std::optional<ClusteredKnn> clustered;  // the partitions, made once for the hubs and the kNN
+  if (local.knn_mode == KnnMode::kClustered) {
+    cfg.report_progress("partitions");
+    RA_ASSIGN_OR_RETURN(clustered, ClusteredKnn::over(idx->keys_, cfg.num_threads));
+  }
+  const KnnSolver solve = [&](const MatrixView& q, std::uint32_t k, std::vector<NodeId>* knn) {
+    return clustered ? clustered->solve(q, k, cfg.probe_share, knn) : solve_exact(cfg, idx->keys_, q, k, knn);
+  };
   if (cfg.max_hubs > 0) {
     cfg.report_progress("hubs");
-    RA_ASSIGN_OR_RETURN(idx->hubs_, detect_hubs(idx->keys_, train_queries, kq, cfg));
+    RA_ASSIGN_OR_RETURN(idx->hubs_, detect_hubs(idx->keys_, train_queries, kq, cfg, solve));
   }
   // With hubs, each list is solved Kq + hubs deep and the hubs taken out, so every list still
   // holds Kq keys of the graph.
@@ -218,13 +233,10 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   const auto k_graph = static_cast<std::uint32_t>(std::min<std::size_t>(kq, keys.rows - hubs));
   std::vector<NodeId> knn;
   cfg.report_progress("training-query kNN");
-  local.knn_mode = train_queries.rows < 2 ? KnnMode::kExact
-                                          : resolve_knn_mode(cfg.knn_mode, keys.rows, train_queries.rows);
   if (local.knn_mode == KnnMode::kExact) {
     RA_RETURN_IF_ERROR(solve_exact(cfg, idx->keys_, train_queries, k_solve, &knn));
   } else if (local.knn_mode == KnnMode::kClustered) {
-    RA_RETURN_IF_ERROR(clustered_query_knn(idx->keys_, train_queries, k_solve, cfg.probe_share,
-                                           cfg.num_threads, &knn));
+    RA_RETURN_IF_ERROR(solve(train_queries, k_solve, &knn));
     RA_ASSIGN_OR_RETURN(local.knn_recall, sampled_knn_recall(cfg, idx->keys_, train_queries, knn, k_solve, 1));
   } else {
     RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, k_solve, cfg, &knn, &local.knn_recall));

@@ -20,11 +20,13 @@ struct KMeans {
 /// `iterations` Lloyd steps on every `sample_stride`-th row, then every row assigned. An empty
 /// cluster keeps its seed. keys in any dtype; clusters in [1, keys.rows].
 Result<KMeans> fit_kmeans(const MatrixView& keys, std::size_t clusters, int iterations,
-                          std::size_t sample_stride = 1);
+                          std::size_t sample_stride = 1, std::uint32_t num_threads = 1);
 
 /// out[r] = the nearest (L2) centroid of keys row r, for r in [begin, end): the largest
 /// 2 k.c - |c|^2, tiles of rows against every centroid on the block kernel.
+/// On num_threads threads (0: all); the same result at any count.
 void assign_nearest(const MatrixView& keys, std::size_t begin, std::size_t end,
-                    const std::vector<float>& centroids, std::vector<std::uint32_t>* out);
+                    const std::vector<float>& centroids, std::vector<std::uint32_t>* out,
+                    std::uint32_t num_threads = 1);
 
 }  // namespace ra

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <new>
 #include <numeric>
 #include <span>
@@ -25,14 +26,7 @@ constexpr std::size_t kQueryBlock = 64, kKeyBlock = 1024;  // as FlatIndex's til
 constexpr std::size_t kGroup = 8192;  // queries solved together (their top-k: ~26 MB at k = 100)
 constexpr NodeId kNoNode = ~NodeId{0};
 
-// The keys grouped by cluster: rows [start[c], start[c + 1]) of `rows` are cluster c's keys,
-// row r being key id[r].
-struct Partition {
-  std::vector<std::size_t> start;
-  std::vector<NodeId> id;
-  std::vector<std::byte> rows;
-  MatrixView view;
-};
+using Partition = ClusteredKnn::Partition;
 
 Partition partition(const MatrixView& keys, const KMeans& km) {
   const std::size_t n = keys.rows, C = km.clusters(), row_bytes = keys.dim * dtype_size(keys.dtype);
@@ -52,26 +46,38 @@ Partition partition(const MatrixView& keys, const KMeans& km) {
   return p;
 }
 
-// The clusters a query probes: its best `probes` by centroid score, and more, best first, until
-// they hold `min_keys` keys (tiny clusters). `rank` is scratch of one entry per cluster.
+// The clusters a query probes: its best `probes` by centroid score (ties to the smaller id),
+// and more, best first, until they hold `min_keys` keys (tiny clusters). The probes-th score
+// is selected on a copy of the scores (plain float compares; ranking ids through the scores
+// cost a fifth of the kNN), then one pass takes the clusters above it. Scratch: C entries each.
 void probe_list(const float* centroid_scores, const Partition& p, std::size_t probes, std::size_t min_keys,
-                std::vector<std::uint32_t>& rank, std::vector<std::uint32_t>* out) {
+                std::vector<float>& sorted, std::vector<std::uint32_t>& rank, std::vector<std::uint32_t>* out) {
   const std::size_t C = rank.size();
-  std::iota(rank.begin(), rank.end(), 0u);
-  auto better = [&](std::uint32_t a, std::uint32_t b) {
-    return centroid_scores[a] > centroid_scores[b] || (centroid_scores[a] == centroid_scores[b] && a < b);
-  };
-  std::nth_element(rank.begin(), rank.begin() + static_cast<std::ptrdiff_t>(probes - 1), rank.end(), better);
-  std::size_t taken = probes, keys = 0;
-  for (std::size_t i = 0; i < probes; ++i) keys += p.start[rank[i] + 1] - p.start[rank[i]];
-  if (keys < min_keys) {
-    std::sort(rank.begin() + static_cast<std::ptrdiff_t>(probes), rank.end(), better);
-    while (taken < C && keys < min_keys) {
-      keys += p.start[rank[taken] + 1] - p.start[rank[taken]];
-      ++taken;
-    }
+  sorted.assign(centroid_scores, centroid_scores + C);
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(probes - 1), sorted.end(),
+                   std::greater<float>());
+  const float bar = sorted[probes - 1];
+  out->clear();
+  std::size_t keys = 0;
+  for (std::size_t c = 0; c < C; ++c) {
+    if (centroid_scores[c] > bar) out->push_back(static_cast<std::uint32_t>(c));
   }
-  out->assign(rank.begin(), rank.begin() + static_cast<std::ptrdiff_t>(taken));
+  for (std::size_t c = 0; c < C && out->size() < probes; ++c) {
+    if (centroid_scores[c] == bar) out->push_back(static_cast<std::uint32_t>(c));
+  }
+  for (std::uint32_t c : *out) keys += p.start[c + 1] - p.start[c];
+  if (keys >= min_keys) return;
+  // Tiny clusters: every cluster ranked, taken best first until they hold min_keys keys.
+  std::iota(rank.begin(), rank.end(), 0u);
+  std::sort(rank.begin(), rank.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return centroid_scores[a] > centroid_scores[b] || (centroid_scores[a] == centroid_scores[b] && a < b);
+  });
+  out->clear();
+  keys = 0;
+  for (std::size_t i = 0; i < C && (i < probes || keys < min_keys); ++i) {
+    out->push_back(rank[i]);
+    keys += p.start[rank[i] + 1] - p.start[rank[i]];
+  }
 }
 
 // Per thread: a group's top-k per query, its inverted lists, a block of queries, a score tile.
@@ -79,13 +85,13 @@ struct GroupScratch {
   std::vector<TopK> heaps;
   std::vector<std::size_t> start;       // cluster c's probing queries: members[start[c], start[c + 1])
   std::vector<std::uint32_t> members;   // offsets into the group
-  std::vector<float> centroid_scores, queries, tile;
+  std::vector<float> centroid_scores, queries, tile, sorted;
   std::vector<std::uint32_t> rank;
   std::vector<Label> ids;
   std::vector<float> scores;
   GroupScratch(std::size_t C, std::size_t dim, std::size_t k)
       : start(C + 2), centroid_scores(kQueryBlock * C), queries(kQueryBlock * dim), tile(kQueryBlock * kKeyBlock),
-        rank(C), ids(k), scores(k) {
+        sorted(C), rank(C), ids(k), scores(k) {
     for (std::size_t i = 0; i < kGroup; ++i) heaps.emplace_back(k);
   }
 };
@@ -147,21 +153,35 @@ Status exact_query_knn(const MatrixView& keys, const MatrixView& queries, std::u
   return Status::OK();
 }
 
-Status clustered_query_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
-                           double probe_share, std::uint32_t num_threads, std::vector<NodeId>* knn) {
-  const std::size_t n = keys.rows, m = queries.rows;
-  if (k == 0 || k > n || queries.dim != keys.dim || !(probe_share > 0 && probe_share <= 1)) {
+Result<ClusteredKnn> ClusteredKnn::over(const MatrixView& keys, std::uint32_t num_threads) {
+  const std::size_t n = keys.rows, C = std::max<std::size_t>(1, n / kClusterSize);
+  if (n == 0) return Status::InvalidArgument("clustered kNN: no keys");
+  ClusteredKnn c;
+  c.threads_ = resolve_threads(num_threads);
+  try {
+    RA_ASSIGN_OR_RETURN(KMeans km, fit_kmeans(keys, C, kIterations, std::max<std::size_t>(1, n / (C * kSamplePerCluster)),
+                                              static_cast<std::uint32_t>(c.threads_)));
+    c.part_ = partition(keys, km);
+    c.centroids_ = std::move(km.centroids);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("clustered kNN: out of memory");
+  }
+  return c;
+}
+
+Status ClusteredKnn::solve(const MatrixView& queries, std::uint32_t k, double probe_share,
+                           std::vector<NodeId>* knn) const {
+  const Partition& p = part_;
+  const std::size_t n = p.view.rows, m = queries.rows, d = p.view.dim, C = p.start.size() - 1;
+  if (k == 0 || k > n || queries.dim != d || !(probe_share > 0 && probe_share <= 1)) {
     return Status::InvalidArgument("clustered kNN: k in [1, keys], matching dims, probe share in (0, 1]");
   }
-  const std::size_t C = std::max<std::size_t>(1, n / kClusterSize);
   const std::size_t probes = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(probe_share * C)), 1, C);
+  const int threads = threads_;
   try {
-    RA_ASSIGN_OR_RETURN(const KMeans km, fit_kmeans(keys, C, kIterations, std::max<std::size_t>(1, n / (C * kSamplePerCluster))));
-    const Partition p = partition(keys, km);
     knn->assign(m * k, 0);
-    const int threads = resolve_threads(num_threads);
     std::vector<GroupScratch> scratch;
-    for (int t = 0; t < threads; ++t) scratch.emplace_back(C, keys.dim, k);  // before the regions: nothing inside throws
+    for (int t = 0; t < threads; ++t) scratch.emplace_back(C, d, k);  // before the regions: nothing inside throws
     // Pass 1: each query's clusters (blocks of queries against every centroid).
     std::vector<std::vector<std::uint32_t>> probe(m);
     const std::size_t blocks = (m + kQueryBlock - 1) / kQueryBlock;
@@ -170,10 +190,10 @@ Status clustered_query_knn(const MatrixView& keys, const MatrixView& queries, st
     for (std::size_t b = 0; b < blocks; ++b) guard.run([&] {
       GroupScratch& s = scratch[static_cast<std::size_t>(omp_get_thread_num())];
       const std::size_t q0 = b * kQueryBlock, q1 = std::min(m, q0 + kQueryBlock);
-      simd::dot_block(queries.f32_row(q0), queries.stride, q1 - q0, km.centroids.data(), DType::kF32, keys.dim, C,
-                      keys.dim, s.centroid_scores.data(), C);
+      simd::dot_block(queries.f32_row(q0), queries.stride, q1 - q0, centroids_.data(), DType::kF32, d, C, d,
+                      s.centroid_scores.data(), C);
       for (std::size_t q = q0; q < q1; ++q) {
-        probe_list(s.centroid_scores.data() + (q - q0) * C, p, probes, k, s.rank, &probe[q]);
+        probe_list(s.centroid_scores.data() + (q - q0) * C, p, probes, k, s.sorted, s.rank, &probe[q]);
       }
     });
     RA_RETURN_IF_ERROR(guard.status("clustered kNN"));

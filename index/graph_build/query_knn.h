@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "index/result.h"
 #include "index/types.h"
 
 namespace ra {
@@ -12,13 +13,29 @@ namespace ra {
 Status exact_query_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
                        std::uint32_t num_threads, std::vector<NodeId>* knn);
 
-/// Approximate top-k keys of every training query (same layout). The keys are partitioned by
-/// k-means (about 128 keys a cluster); each query ranks the centroids by inner product, and each
-/// block of 64 consecutive queries scores exactly the keys of every cluster that is among the
-/// best `probe_share` of the clusters for one of its queries. Neighbouring training queries
-/// ask much the same, so a block's clusters overlap and the scoring stays on the block kernel.
-/// Needs keys.rows >= k.
-Status clustered_query_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
-                           double probe_share, std::uint32_t num_threads, std::vector<NodeId>* knn);
+/// Approximate top-k keys of training queries (same layout as exact_query_knn). The keys are
+/// partitioned by k-means (about 128 keys a cluster), once; each query ranks the centroids by
+/// inner product and scores exactly the keys of its best `probe_share` of the clusters (more
+/// when they hold fewer than k keys). Queries are solved in groups, cluster by cluster, so each
+/// (query, cluster) pair is scored once on the block kernel while the cluster stays in cache.
+class ClusteredKnn {
+ public:
+  static Result<ClusteredKnn> over(const MatrixView& keys, std::uint32_t num_threads);
+  /// Needs 1 <= k <= keys and probe_share in (0, 1].
+  Status solve(const MatrixView& queries, std::uint32_t k, double probe_share, std::vector<NodeId>* knn) const;
+
+  /// Rows [start[c], start[c + 1]) of `rows` are cluster c's keys, row r being key id[r].
+  struct Partition {
+    std::vector<std::size_t> start;
+    std::vector<NodeId> id;
+    std::vector<std::byte> rows;
+    MatrixView view;
+  };
+
+ private:
+  std::vector<float> centroids_;  // clusters x dim
+  Partition part_;
+  int threads_ = 1;
+};
 
 }  // namespace ra

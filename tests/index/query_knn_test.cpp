@@ -59,7 +59,8 @@ std::vector<NodeId> exact(std::uint32_t k) {
 TEST(ClusteredKnn, ProbingEveryPartitionIsExact) {
   const std::uint32_t k = 20;
   std::vector<NodeId> knn;
-  ASSERT_TRUE(clustered_query_knn(data().keys.view(), data().train_queries.view(), k, 1.0, 2, &knn).ok());
+  const ClusteredKnn clustered = ClusteredKnn::over(data().keys.view(), 2).value();
+  ASSERT_TRUE(clustered.solve(data().train_queries.view(), k, 1.0, &knn).ok());
   const std::vector<NodeId> truth = exact(k);
   ASSERT_EQ(knn.size(), truth.size());
   EXPECT_EQ((recall_at_k<NodeId, NodeId>(knn, k, truth, k, k)), 1.0);  // the same sets (no ties here)
@@ -68,7 +69,8 @@ TEST(ClusteredKnn, ProbingEveryPartitionIsExact) {
 TEST(ClusteredKnn, ProbingAShareFindsMostAndEveryRowIsValid) {
   const std::uint32_t k = 50;
   std::vector<NodeId> knn;
-  ASSERT_TRUE(clustered_query_knn(data().keys.view(), data().train_queries.view(), k, 0.3, 1, &knn).ok());
+  const ClusteredKnn one = ClusteredKnn::over(data().keys.view(), 1).value();
+  ASSERT_TRUE(one.solve(data().train_queries.view(), k, 0.3, &knn).ok());
   EXPECT_GE((recall_at_k<NodeId, NodeId>(knn, k, exact(k), k, k)), 0.9);
   for (std::size_t q = 0; q < data().train_queries.rows(); ++q) {
     const std::set<NodeId> row(knn.begin() + static_cast<std::ptrdiff_t>(q * k),
@@ -78,11 +80,10 @@ TEST(ClusteredKnn, ProbingAShareFindsMostAndEveryRowIsValid) {
   }
   // The same answer at any thread count.
   std::vector<NodeId> two;
-  ASSERT_TRUE(clustered_query_knn(data().keys.view(), data().train_queries.view(), k, 0.3, 2, &two).ok());
+  ASSERT_TRUE(ClusteredKnn::over(data().keys.view(), 2)->solve(data().train_queries.view(), k, 0.3, &two).ok());
   EXPECT_EQ(knn, two);
-  EXPECT_FALSE(clustered_query_knn(data().keys.view(), data().train_queries.view(), k, 0.0, 1, &knn).ok());
-  EXPECT_FALSE(clustered_query_knn(data().keys.view(), data().train_queries.view(),
-                                   static_cast<std::uint32_t>(data().keys.rows() + 1), 0.5, 1, &knn).ok());
+  EXPECT_FALSE(one.solve(data().train_queries.view(), k, 0.0, &knn).ok());
+  EXPECT_FALSE(one.solve(data().train_queries.view(), static_cast<std::uint32_t>(data().keys.rows() + 1), 0.5, &knn).ok());
 }
 
 }  // namespace
