@@ -80,41 +80,50 @@ void probe_list(const float* centroid_scores, const Partition& p, std::size_t pr
   }
 }
 
-// Per thread: a group's top-k per query, its inverted lists, a block of queries, a score tile.
+// Per thread: a group's top-k per query, its (cluster, query) pairs grouped by cluster, a block
+// of queries, a score tile.
 struct GroupScratch {
   std::vector<TopK> heaps;
   std::vector<std::size_t> start;       // cluster c's probing queries: members[start[c], start[c + 1])
   std::vector<std::uint32_t> members;   // offsets into the group
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;  // (cluster, offset), query by query
+  std::vector<std::uint32_t> list, rank;
   std::vector<float> centroid_scores, queries, tile, sorted;
-  std::vector<std::uint32_t> rank;
   std::vector<Label> ids;
   std::vector<float> scores;
-  GroupScratch(std::size_t C, std::size_t dim, std::size_t k)
-      : start(C + 2), centroid_scores(kQueryBlock * C), queries(kQueryBlock * dim), tile(kQueryBlock * kKeyBlock),
-        sorted(C), rank(C), ids(k), scores(k) {
-    for (std::size_t i = 0; i < kGroup; ++i) heaps.emplace_back(k);
+  GroupScratch(std::size_t C, std::size_t dim, std::size_t k, std::size_t group, std::size_t probes)
+      : start(C + 2), rank(C), centroid_scores(kQueryBlock * C), queries(kQueryBlock * dim),
+        tile(kQueryBlock * kKeyBlock), sorted(C), ids(k), scores(k) {
+    for (std::size_t i = 0; i < group; ++i) heaps.emplace_back(k);
+    members.reserve(group * probes);
+    pairs.reserve(group * probes);
+    list.reserve(probes);
   }
 };
 
-// The top-k of queries [q0, q1) (at most kGroup): cluster by cluster, the queries that probe it
-// are scored against its keys on the block kernel, so each (query, cluster) pair is computed
-// once and a cluster's keys stay in cache while its queries pass.
-void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1,
-                 const std::vector<std::vector<std::uint32_t>>& probe, const Partition& p, std::uint32_t k,
-                 GroupScratch& s, NodeId* out) {
+// The top-k of queries [q0, q1): each query's clusters (its block against every centroid), then
+// cluster by cluster the queries that probe it against its keys on the block kernel, so each
+// (query, cluster) pair is computed once and a cluster's keys stay in cache while its queries
+// pass. Allocates only where tiny clusters make a probe list longer than `probes`.
+void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1, const std::vector<float>& centroids,
+                 const Partition& p, std::size_t probes, std::uint32_t k, GroupScratch& s, NodeId* out) {
   const std::size_t C = p.start.size() - 1, d = queries.dim;
-  std::fill(s.start.begin(), s.start.end(), 0);
-  std::size_t pairs = 0;
-  for (std::size_t q = q0; q < q1; ++q) {
-    for (std::uint32_t c : probe[q]) ++s.start[c + 2];
-    pairs += probe[q].size();
+  s.pairs.clear();
+  for (std::size_t b0 = q0; b0 < q1; b0 += kQueryBlock) {
+    const std::size_t b1 = std::min(q1, b0 + kQueryBlock);
+    simd::dot_block(queries.f32_row(b0), queries.stride, b1 - b0, centroids.data(), DType::kF32, d, C, d,
+                    s.centroid_scores.data(), C);
+    for (std::size_t q = b0; q < b1; ++q) {
+      probe_list(s.centroid_scores.data() + (q - b0) * C, p, probes, k, s.sorted, s.rank, &s.list);
+      for (std::uint32_t c : s.list) s.pairs.emplace_back(c, static_cast<std::uint32_t>(q - q0));
+    }
   }
+  std::fill(s.start.begin(), s.start.end(), 0);  // a counting sort of the pairs by cluster
+  for (const auto& [c, q] : s.pairs) ++s.start[c + 2];
   std::partial_sum(s.start.begin(), s.start.end(), s.start.begin());
-  s.members.resize(pairs);
-  for (std::size_t q = q0; q < q1; ++q) {
-    for (std::uint32_t c : probe[q]) s.members[s.start[c + 1]++] = static_cast<std::uint32_t>(q - q0);
-    s.heaps[q - q0].reset(k);
-  }
+  s.members.resize(s.pairs.size());
+  for (const auto& [c, q] : s.pairs) s.members[s.start[c + 1]++] = q;
+  for (std::size_t q = q0; q < q1; ++q) s.heaps[q - q0].reset(k);
   for (std::size_t c = 0; c < C; ++c) {
     const std::uint32_t* who = s.members.data() + s.start[c];
     const std::size_t count = s.start[c + 1] - s.start[c];
@@ -178,37 +187,20 @@ Status ClusteredKnn::solve(const MatrixView& queries, std::uint32_t k, double pr
   }
   const std::size_t probes = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(probe_share * C)), 1, C);
   const int threads = threads_;
+  // Groups of at most kGroup queries, at least one per thread.
+  const std::size_t group = std::clamp<std::size_t>((m + threads - 1) / threads, 1, kGroup);
+  const std::size_t groups = (m + group - 1) / group;
   try {
     knn->assign(m * k, 0);
     std::vector<GroupScratch> scratch;
-    for (int t = 0; t < threads; ++t) scratch.emplace_back(C, d, k);  // before the regions: nothing inside throws
-    // Pass 1: each query's clusters (blocks of queries against every centroid).
-    std::vector<std::vector<std::uint32_t>> probe(m);
-    const std::size_t blocks = (m + kQueryBlock - 1) / kQueryBlock;
-    ParallelGuard guard;  // probe lists allocate
+    for (int t = 0; t < threads; ++t) scratch.emplace_back(C, d, k, group, probes);
+    ParallelGuard guard;  // a probe list longer than `probes` allocates
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (std::size_t b = 0; b < blocks; ++b) guard.run([&] {
-      GroupScratch& s = scratch[static_cast<std::size_t>(omp_get_thread_num())];
-      const std::size_t q0 = b * kQueryBlock, q1 = std::min(m, q0 + kQueryBlock);
-      simd::dot_block(queries.f32_row(q0), queries.stride, q1 - q0, centroids_.data(), DType::kF32, d, C, d,
-                      s.centroid_scores.data(), C);
-      for (std::size_t q = q0; q < q1; ++q) {
-        probe_list(s.centroid_scores.data() + (q - q0) * C, p, probes, k, s.sorted, s.rank, &probe[q]);
-      }
+    for (std::size_t g = 0; g < groups; ++g) guard.run([&] {
+      solve_group(queries, g * group, std::min(m, (g + 1) * group), centroids_, p, probes, k,
+                  scratch[static_cast<std::size_t>(omp_get_thread_num())], knn->data());
     });
     RA_RETURN_IF_ERROR(guard.status("clustered kNN"));
-    // Pass 2: groups of queries, cluster by cluster.
-    const std::size_t groups = (m + kGroup - 1) / kGroup;
-    for (std::size_t g = 0; g < groups; ++g) {  // members: sized for the largest group up front
-      std::size_t pairs = 0;
-      for (std::size_t q = g * kGroup; q < std::min(m, (g + 1) * kGroup); ++q) pairs += probe[q].size();
-      for (GroupScratch& s : scratch) s.members.reserve(pairs);
-    }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (std::size_t g = 0; g < groups; ++g) {
-      solve_group(queries, g * kGroup, std::min(m, (g + 1) * kGroup), probe, p, k,
-                  scratch[static_cast<std::size_t>(omp_get_thread_num())], knn->data());
-    }
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("clustered kNN: out of memory");
   }

@@ -84,6 +84,11 @@ def test_graph_search_finds_the_exact_top_k():
     assert ra.recall(ids, exact_ids, 10) > 0.9
     assert stats.shape == (100, 2) and (stats[:, 0] < 3000).all()  # keys scored: fewer than a scan
     assert index.memory_bytes > 0 and len(index) == 3000
+    for knn in ("clustered", "bootstrap"):  # the approximate kNN modes build indexes nearly as good
+        other = ra.GraphIndex.build(keys, train, degree=16, query_knn=32, knn=knn)
+        assert ra.recall(other.search(queries, k=10, beam=64)[0], exact_ids, 10) > 0.85
+    with pytest.raises(ValueError, match="knn must be"):
+        ra.GraphIndex.build(keys, train, knn="fast")
 
 
 def test_zero_copy_is_real_and_copy_is_not_affected():
