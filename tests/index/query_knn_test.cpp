@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "index/build_config.h"
 #include "index/kmeans.h"
 #include "index/matrix.h"
 #include "index/recall.h"
@@ -84,6 +85,21 @@ TEST(ClusteredKnn, ProbingAShareFindsMostAndEveryRowIsValid) {
   EXPECT_EQ(knn, two);
   EXPECT_FALSE(one.solve(data().train_queries.view(), k, 0.0, &knn).ok());
   EXPECT_FALSE(one.solve(data().train_queries.view(), static_cast<std::uint32_t>(data().keys.rows() + 1), 0.5, &knn).ok());
+}
+
+TEST(KnnMode, AutoIsExactUpToTheLimitAndNamesRoundTrip) {
+  EXPECT_EQ(resolve_knn_mode(KnnMode::kAuto, 32768, 32768), KnnMode::kExact);  // 2^30 pairs
+  EXPECT_EQ(resolve_knn_mode(KnnMode::kAuto, 32768, 32769), KnnMode::kClustered);
+  EXPECT_EQ(resolve_knn_mode(KnnMode::kExact, 1u << 20, 1u << 20), KnnMode::kExact);
+  EXPECT_EQ(resolve_knn_mode(KnnMode::kBootstrap, 10, 10), KnnMode::kBootstrap);
+  for (KnnMode m : {KnnMode::kAuto, KnnMode::kExact, KnnMode::kBootstrap, KnnMode::kClustered}) {
+    KnnMode back = KnnMode::kAuto;
+    ASSERT_TRUE(parse_knn_mode(knn_mode_name(m), &back));
+    EXPECT_EQ(back, m);
+  }
+  KnnMode unchanged = KnnMode::kExact;
+  EXPECT_FALSE(parse_knn_mode("gpu", &unchanged));
+  EXPECT_EQ(unchanged, KnnMode::kExact);
 }
 
 }  // namespace
