@@ -21,6 +21,9 @@ enum class KnnMode : std::uint8_t {
 };
 /// kAuto's limit: 2^30 pairs (32K keys x 32K queries) take ~4 s exactly on 2 cores.
 inline constexpr double kExactKnnPairs = 1073741824.0;
+/// kAuto takes the clustered kNN only when it finds at least this share of the exact kNN of
+/// the build's sample of training queries; exact otherwise.
+inline constexpr double kMinClusteredRecall = 0.95;
 /// What kAuto means for n keys and m training queries; any other mode stands.
 KnnMode resolve_knn_mode(KnnMode mode, std::size_t n, std::size_t m) noexcept;
 /// "auto", "exact", "bootstrap", "clustered".
@@ -45,7 +48,7 @@ struct BuildConfig {
   std::uint32_t max_train_queries = 0;
   double bootstrap_fraction = 0.1;  // kBootstrap: share of training queries solved exactly
   std::uint32_t bootstrap_max_exact = 16384;  // kBootstrap: at most this many solved exactly
-  double probe_share = 0.05;        // kClustered: share of the partitions each query ranks best
+  double probe_share = 0.07;        // kClustered: share of the partitions each query ranks best
   /// Hubs (keys in the top-Kq of at least hub_share of the training queries and of 8 Kq / n,
   /// 8x an average key's share; at most
   /// max_hubs and 1/64 of the keys; 0 turns hubs off) are scored exactly by every search and
@@ -71,6 +74,7 @@ struct BuildReport {
   double knn_s = 0, projection_s = 0, reverse_s = 0, connectivity_s = 0, total_s = 0;
   KnnMode knn_mode = KnnMode::kExact;  // the mode used (kAuto resolved)
   double knn_recall = 1.0;            // measured on a sample in kBootstrap / kClustered mode; 1 when exact
+  double clustered_recall = 0;        // kAuto fell back to exact: what the clustered kNN reached (else 0)
   std::uint64_t train_used = 0;       // training queries that guided the build
   double cpu_s = 0;                   // process CPU time (user + system) during the build
   std::uint64_t peak_rss_bytes = 0;   // the process's peak resident memory after the build

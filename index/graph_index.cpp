@@ -108,26 +108,21 @@ Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, st
   return Status::OK();
 }
 
-// Hubs from the exact top-Kq of an evenly spaced sample of the training queries (at most
-// 4096 of them: a hub is common by definition, so a sample finds it; the cost is a few percent
-// of the full kNN). At most 1/kMaxHubFraction of the keys, so hubs cost a search little.
-// A kNN of (queries, k): the build's exact one, or the clustered one when the build uses it.
-using KnnSolver = std::function<Status(const MatrixView& queries, std::uint32_t k, std::vector<NodeId>* knn)>;
+// The evenly spaced sample of training queries (at most kHubSample) whose exact kNN finds the
+// hubs (a hub is common by definition, so a sample finds it; the cost is a few percent of the
+// full kNN) and grades the clustered kNN before it runs on every query.
+constexpr std::size_t kHubSample = 4096;
 
-Result<std::vector<NodeId>> detect_hubs(const MatrixView& keys, const MatrixView& train_queries,
-                                        std::uint32_t kq, const BuildConfig& cfg, const KnnSolver& solve) {
-  constexpr std::size_t kSample = 4096;
-  const std::size_t m = train_queries.rows, n = keys.rows;
+// Hubs from the sample's exact top-Kq (at most 1/kMaxHubFraction of the keys, so hubs cost a
+// search little).
+std::vector<NodeId> detect_hubs(std::span<const NodeId> sample_knn, std::uint32_t kq, std::size_t n,
+                                const BuildConfig& cfg) {
   const std::size_t max_hubs = std::min<std::size_t>(cfg.max_hubs, n / kMaxHubFraction);
-  if (m < 16 || max_hubs == 0) return std::vector<NodeId>{};
-  const std::size_t s = std::min(m, kSample);
-  RA_ASSIGN_OR_RETURN(Matrix sample, copy_rows(train_queries, s, [&](std::size_t i) { return i * m / s; }));
-  std::vector<NodeId> knn;
-  RA_RETURN_IF_ERROR(solve(sample.view(), kq, &knn));
+  if (sample_knn.size() < 16 * std::size_t{kq} || max_hubs == 0) return {};
   // A hub is also in at least 8x the share of lists an average key is in (Kq / n): on a
   // small index a key in 2% of the lists may be only a little popular.
   const double share = std::max(cfg.hub_share, 8.0 * kq / static_cast<double>(n));
-  return find_hubs(knn, kq, n, share, max_hubs);
+  return find_hubs(sample_knn, kq, n, share, max_hubs);
 }
 
 double process_cpu_seconds() {
@@ -214,17 +209,30 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   local.train_used = train_queries.rows;
   local.knn_mode = train_queries.rows < 2 ? KnnMode::kExact
                                           : resolve_knn_mode(cfg.knn_mode, keys.rows, train_queries.rows);
-  std::optional<ClusteredKnn> clustered;  // the partitions, made once for the hubs and the kNN
-  if (local.knn_mode == KnnMode::kClustered) {
-    cfg.report_progress("partitions");
-    RA_ASSIGN_OR_RETURN(clustered, ClusteredKnn::over(idx->keys_, cfg.num_threads));
-  }
-  const KnnSolver solve = [&](const MatrixView& q, std::uint32_t k, std::vector<NodeId>* knn) {
-    return clustered ? clustered->solve(q, k, cfg.probe_share, knn) : solve_exact(cfg, idx->keys_, q, k, knn);
-  };
-  if (cfg.max_hubs > 0) {
+  const bool want_hubs = cfg.max_hubs > 0 && train_queries.rows >= 16;
+  std::optional<ClusteredKnn> clustered;
+  if (want_hubs || local.knn_mode == KnnMode::kClustered) {
+    const std::size_t m = train_queries.rows, s = std::min(m, kHubSample);
+    RA_ASSIGN_OR_RETURN(Matrix sample, copy_rows(train_queries, s, [&](std::size_t i) { return i * m / s; }));
+    std::vector<NodeId> sample_knn;
     cfg.report_progress("hubs");
-    RA_ASSIGN_OR_RETURN(idx->hubs_, detect_hubs(idx->keys_, train_queries, kq, cfg, solve));
+    RA_RETURN_IF_ERROR(solve_exact(cfg, idx->keys_, sample.view(), kq, &sample_knn));
+    if (want_hubs) idx->hubs_ = detect_hubs(sample_knn, kq, keys.rows, cfg);
+    if (local.knn_mode == KnnMode::kClustered) {
+      // The clustered kNN is graded on the sample first; in auto mode a low recall (keys that
+      // sit in clusters whose centroids do not score, as on the real MiniLM head) means exact.
+      cfg.report_progress("partitions");
+      RA_ASSIGN_OR_RETURN(clustered, ClusteredKnn::over(idx->keys_, cfg.num_threads));
+      std::vector<NodeId> approx;
+      RA_RETURN_IF_ERROR(clustered->solve(sample.view(), kq, cfg.probe_share, &approx));
+      local.knn_recall = recall_at_k<NodeId, NodeId>(approx, kq, sample_knn, kq, kq);
+      if (cfg.knn_mode == KnnMode::kAuto && local.knn_recall < kMinClusteredRecall) {
+        local.clustered_recall = local.knn_recall;
+        local.knn_recall = 1.0;
+        local.knn_mode = KnnMode::kExact;
+        clustered.reset();
+      }
+    }
   }
   // With hubs, each list is solved Kq + hubs deep and the hubs taken out, so every list still
   // holds Kq keys of the graph.
@@ -236,8 +244,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   if (local.knn_mode == KnnMode::kExact) {
     RA_RETURN_IF_ERROR(solve_exact(cfg, idx->keys_, train_queries, k_solve, &knn));
   } else if (local.knn_mode == KnnMode::kClustered) {
-    RA_RETURN_IF_ERROR(solve(train_queries, k_solve, &knn));
-    RA_ASSIGN_OR_RETURN(local.knn_recall, sampled_knn_recall(cfg, idx->keys_, train_queries, knn, k_solve, 1));
+    RA_RETURN_IF_ERROR(clustered->solve(train_queries, k_solve, cfg.probe_share, &knn));
   } else {
     RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, k_solve, cfg, &knn, &local.knn_recall));
   }
@@ -285,6 +292,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
       local = plain_report;
       local.knn_mode = step1.knn_mode;
       local.knn_recall = step1.knn_recall;
+      local.clustered_recall = step1.clustered_recall;
       local.train_used = step1.train_used;
       idx->graph_ = std::move(plain->graph_);
       idx->entries_ = std::move(plain->entries_);
