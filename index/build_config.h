@@ -14,10 +14,11 @@ namespace ra {
 
 /// How the training queries' kNN is found (build step 1).
 enum class KnnMode : std::uint8_t {
-  kAuto,       // kExact up to kExactKnnPairs keys x training queries, kClustered above
+  kAuto,       // kExact up to kExactKnnPairs keys x training queries, kClustered above unless
+               // it finds less than kMinClusteredRecall of a sample's exact kNN
   kExact,      // exact top-Kq over all keys (blocked scan)
   kBootstrap,  // exact for a sample, then beam search on a graph built from that sample
-  kClustered,  // keys partitioned by k-means; each block of queries scores its best partitions
+  kClustered,  // keys partitioned by k-means; each query scores its best probe_share of them
 };
 /// kAuto's limit: 2^30 pairs (32K keys x 32K queries) take ~4 s exactly on 2 cores.
 inline constexpr double kExactKnnPairs = 1073741824.0;
