@@ -18,6 +18,10 @@ struct RetrievalConfig {
   SinkWindow static_set;
   std::uint32_t top_k = 100;               // keys retrieved per query head and step
   std::uint32_t beam = 320;                // search beam (raised to top_k if smaller)
+  // When > 0, each index's beam is measured at build: the smallest from `beam` up (steps of
+  // 1.5x) whose recall@top_k on held-out prefill queries (the last 32 positions of each of its
+  // query heads) reaches beam_recall. A longer context needs a wider beam for the same recall.
+  double beam_recall = 0;
   IndexSharing sharing = IndexSharing::kPerKvHead;
   std::uint32_t max_train_queries = 16384;  // per index: evenly spaced prefill queries (0: all)
   std::uint32_t merge_batch = 256;         // RetrievalDecoder: tail tokens that trigger an absorb

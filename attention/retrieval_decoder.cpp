@@ -27,6 +27,7 @@ Status RetrievalConfig::validate() const {
     return Status::InvalidArgument("beam must be <= " + std::to_string(kMaxBeam) + ", got " + std::to_string(beam));
   }
   if (merge_batch == 0) return Status::InvalidArgument("merge_batch must be >= 1");
+  if (!(beam_recall >= 0 && beam_recall <= 1)) return Status::InvalidArgument("beam_recall must be in [0, 1]");
   return build.validate();
 }
 

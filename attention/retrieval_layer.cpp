@@ -17,6 +17,8 @@
 #include "attention/merge_state.h"
 #include "attention/rest_estimate.h"
 #include "index/api_guard.h"
+#include "index/flat_index.h"
+#include "index/recall.h"
 #include "index/graph_index.h"
 
 namespace ra::attention {
@@ -48,6 +50,7 @@ struct RetrievalLayer::Impl {
     std::vector<std::unique_ptr<GraphIndex>> indexes;  // empty until built
     std::vector<RestEstimate> estimates;               // per index, with estimate_rest
     std::vector<std::uint8_t> estimate_on;             // per index: the estimate lowers the error
+    std::vector<std::uint32_t> beams;                  // per index: its search beam
     std::uint32_t indexed_end = 0;  // tokens [num_sink, indexed_end) are in the indexes
     std::uint32_t last_tokens = 0;
     const void* last_keys = nullptr;
@@ -134,6 +137,47 @@ struct RetrievalLayer::Impl {
     return out;
   }
 
+  // Each index's beam: cfg.beam, or with beam_recall the smallest from there (1.5x steps) that
+  // reaches it on held-out queries (the last kHeldOutBeam rows of each query head of `queries`)
+  // against their exact top-k over the index's keys.
+  Status calibrate_beams(Sequence& s, const KvView& kv, const HeadsView& queries) const {
+    constexpr std::uint32_t kHeldOutBeam = 32;
+    s.beams.assign(s.indexes.size(), cfg.beam);
+    const std::uint32_t T0 = queries.num_tokens, rows = std::min(T0, kHeldOutBeam);
+    if (cfg.beam_recall <= 0 || rows == 0) return Status::OK();
+    for (std::size_t x = 0; x < s.indexes.size(); ++x) {
+      const GraphIndex& index = *s.indexes[x];
+      const std::uint32_t first_q = per_kv_head() ? static_cast<std::uint32_t>(x) * group() : static_cast<std::uint32_t>(x);
+      const std::uint32_t heads = per_kv_head() ? group() : 1;
+      RA_ASSIGN_OR_RETURN(Matrix held, Matrix::zeros(static_cast<std::size_t>(heads) * rows, d));
+      for (std::uint32_t h = 0; h < heads; ++h) {
+        for (std::uint32_t r = 0; r < rows; ++r) {
+          std::copy_n(queries.head(first_q + h, T0 - rows + r, T0 - rows + r + 1).f32_row(0), d,
+                      held.f32_row(static_cast<std::size_t>(h) * rows + r));
+        }
+      }
+      const auto k = static_cast<std::uint32_t>(std::min<std::size_t>(cfg.top_k, index.size()));
+      SearchResults truth, found;
+      RA_ASSIGN_OR_RETURN(const FlatIndex flat, FlatIndex::over(kv.k.head(kv_head_of_index(x), sink(), s.indexed_end)));
+      RA_RETURN_IF_ERROR(flat.search(held.view(), {k, k, cfg.build.num_threads}, &truth));
+      std::uint32_t beam = std::max(cfg.beam, k);
+      while (true) {
+        RA_RETURN_IF_ERROR(index.search(held.view(), {k, beam, cfg.build.num_threads}, &found));
+        if (recall_at_k(found, IdMatrix{truth.num_queries, truth.k, truth.ids}, k) >= cfg.beam_recall ||
+            beam >= kMaxBeam) {
+          break;
+        }
+        beam = std::min<std::uint32_t>(kMaxBeam, beam + beam / 2);
+      }
+      s.beams[x] = beam;
+    }
+    return Status::OK();
+  }
+  SearchParams search_params(const Sequence& s, std::size_t x, std::size_t k) const noexcept {
+    const std::uint32_t beam = s.beams.empty() ? cfg.beam : s.beams[x];
+    return {static_cast<std::uint32_t>(k), std::max<std::uint32_t>(beam, static_cast<std::uint32_t>(k)), 1};
+  }
+
   // With estimate_rest: an estimate per index, switched on where it lowers the error of the
   // indexed range's attention on held-out prefill queries (the last 16 of each query head).
   Status build_estimates(Sequence& s, const KvView& kv, const HeadsView& prefill_queries) {
@@ -161,8 +205,7 @@ struct RetrievalLayer::Impl {
           attend_ranges(qh, keys, values, {&all, 1}, scale, sc.attend, exact.data(), &lse_exact);
           sc.ids.resize(k);
           sc.scores.resize(k);
-          const SearchParams p{static_cast<std::uint32_t>(k), std::max<std::uint32_t>(cfg.beam, static_cast<std::uint32_t>(k)), 1};
-          RA_RETURN_IF_ERROR(index.search_one(qh, p, sc.search, sc.ids.data(), sc.scores.data()));
+          RA_RETURN_IF_ERROR(index.search_one(qh, search_params(s, x, k), sc.search, sc.ids.data(), sc.scores.data()));
           sc.rows.assign(sc.ids.begin(), sc.ids.end());
           attend_ids(qh, keys, values, sc.rows, scale, sc.attend, ret.data(), &lse_ret);
           e.estimate(qh, scale, sc.rows, keys, values, cfg.estimate_exact, sc.estimate, est.data(), &lse_est);
@@ -211,7 +254,7 @@ struct RetrievalLayer::Impl {
     if (!s.indexes.empty()) {
       const GraphIndex& index = *s.indexes[index_of_query_head(h)];
       k = std::min<std::size_t>(cfg.top_k, index.size());
-      const SearchParams p{static_cast<std::uint32_t>(k), std::max<std::uint32_t>(cfg.beam, static_cast<std::uint32_t>(k)), 1};
+      const SearchParams p = search_params(s, index_of_query_head(h), k);
       sc.ids.resize(k);
       sc.scores.resize(k);
       sc.tokens.resize(k);
@@ -304,6 +347,7 @@ Status RetrievalLayer::add_sequence(std::uint64_t id, const KvView& kv, const He
                                      ", tokens, head_dim = " + std::to_string(im.d) + ")");
     }
     RA_ASSIGN_OR_RETURN(s->indexes, im.build_indexes(kv, s->indexed_end, prefill_queries, progress, user));
+    RA_RETURN_IF_ERROR(im.calibrate_beams(*s, kv, prefill_queries));
     RA_RETURN_IF_ERROR(im.build_estimates(*s, kv, prefill_queries));
   } else {
     s->indexed_end = im.sink();  // nothing between the sinks and the window yet
@@ -422,6 +466,7 @@ Status RetrievalLayer::absorb(std::uint64_t id, const KvView& kv) {
                                           static_cast<std::uint32_t>(s.history_rows), im.d);
       RA_ASSIGN_OR_RETURN(s.indexes, im.build_indexes(kv, end, qv, nullptr, nullptr));
       s.indexed_end = end;
+      RA_RETURN_IF_ERROR(im.calibrate_beams(s, kv, qv));
       RA_RETURN_IF_ERROR(im.build_estimates(s, kv, qv));
     } else {
       RA_ASSIGN_OR_RETURN(queries, Matrix::zeros(static_cast<std::size_t>(im.q_heads) * (end - im.sink()), im.d));
@@ -434,6 +479,7 @@ Status RetrievalLayer::absorb(std::uint64_t id, const KvView& kv) {
       const HeadsView qv = HeadsView::hnd(queries.data(), DType::kF32, im.q_heads, end - im.sink(), im.d);
       RA_ASSIGN_OR_RETURN(s.indexes, im.build_indexes(kv, end, qv, nullptr, nullptr));
       s.indexed_end = end;
+      RA_RETURN_IF_ERROR(im.calibrate_beams(s, kv, qv));
       RA_RETURN_IF_ERROR(im.build_estimates(s, kv, qv));
     }
   } else {

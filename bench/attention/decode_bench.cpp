@@ -35,6 +35,7 @@ using namespace ra;
 using tools::format;
 
 std::uint32_t g_beam = attention::RetrievalConfig{}.beam;
+double g_beam_recall = attention::RetrievalConfig{}.beam_recall;
 double g_train_fraction = 0.5;
 std::uint32_t g_kv_heads = 1;  // training queries per index, as a share of the prefill
 std::uint32_t g_min_train = 8192;
@@ -65,9 +66,10 @@ Result<Layer> make_layer(std::uint32_t tokens, std::uint32_t kv_heads, std::uint
 
 int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, double query_gain) {
   std::printf("== decode latency by context: one layer, %u KV head(s) x 4 query heads each, dim 128, f16 KV; "
-              "sink 4 + window 64, top-100, beam %u; %u decode steps each; query gain %.2f; training "
+              "sink 4 + window 64, top-100, beam %u%s; %u decode steps each; query gain %.2f; training "
               "queries max(%u, %.3f x prefill), %s kNN\n",
-              g_kv_heads, g_beam, steps, query_gain, g_min_train, g_train_fraction,
+              g_kv_heads, g_beam, g_beam_recall > 0 ? format(" (raised to recall %.2f)", g_beam_recall).c_str() : "",
+              steps, query_gain, g_min_train, g_train_fraction,
               std::string(knn_mode_name(g_knn)).c_str());
   tools::Table t({"context", "build s/head", "index B/token", "KV B/token", "full ms", "top-k exact ms",
                   "retrieval ms", "speedup vs top-k", "retrieval err", "top-k err", "mass", "keys scored"});
@@ -82,6 +84,7 @@ int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, doubl
         std::max(g_min_train, static_cast<std::uint32_t>(g_train_fraction * static_cast<double>(n)));
     cfg.retrieval.build.knn_mode = g_knn;
     cfg.retrieval.beam = g_beam;
+    cfg.retrieval.beam_recall = g_beam_recall;
     cfg.retrieval.estimate_rest = g_estimate;
     auto r = tools::evaluate_decode(layer->k, layer->v, layer->q, cfg);
     if (!r.ok()) return fail(r.status());
@@ -315,6 +318,9 @@ int main(int argc, char** argv) {
   app.add_option("--query-gain", query_gain, "Synthetic query scale (1.5: a sparse head)")->capture_default_str();
   app.add_option("--data", data)->capture_default_str();
   app.add_option("--beam", g_beam, "Search beam")->capture_default_str();
+  app.add_option("--beam-recall", g_beam_recall,
+                 "contexts: each index's beam measured, from --beam up, to reach this recall@100 on held-out "
+                 "prefill queries (0: the fixed beam)")->capture_default_str();
   app.add_option("--kv-heads", g_kv_heads, "KV heads of the layer (4 query heads each)")->capture_default_str();
   app.add_option("--train-fraction", g_train_fraction, "Training queries per index / prefill")->capture_default_str();
   app.add_option("--min-train", g_min_train, "At least this many training queries")->capture_default_str();

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -216,6 +217,42 @@ TEST(RetrievalLayer, BuildReportsProgressAndCanBeCancelled) {
   seen = {{}, true};
   EXPECT_EQ(layer->add_sequence(2, a.kv(280), a.queries(280), progress, &seen).code(), StatusCode::kCancelled);
   EXPECT_EQ(layer->num_sequences(), 1u);
+}
+
+// With beam_recall 1, each index's beam grows until the held-out prefill queries (the last 32
+// positions) find their exact top-k: a step with one of them retrieves exactly its top-k.
+TEST(RetrievalLayer, MeasuredBeamFindsTheHeldOutQueriesExactTopK) {
+  const std::uint32_t tokens = 2000, top_k = 20;
+  const Cache a(tokens, 11);
+  RetrievalConfig cfg = config(top_k);
+  cfg.beam = top_k;  // too narrow for random keys: the measurement must widen it
+  cfg.beam_recall = 1.0;
+  auto layer = RetrievalLayer::create(kQHeads, kKvHeads, kDim, DType::kF32, cfg).value();
+  ASSERT_TRUE(layer->add_sequence(1, a.kv(tokens), a.queries(tokens)).ok());
+  const std::uint32_t end = layer->indexed_end(1).value();
+  std::vector<float> o(kQHeads * kDim), lse(kQHeads);
+  const SequenceQuery step{1, a.kv(tokens), a.query_at(tokens - 1), a.q_head_stride(), o.data(), kDim, lse.data()};
+  ASSERT_TRUE(layer->attend({&step, 1}, 0.25f, Coverage::kRetrievedAndTail).ok());
+  for (std::uint32_t h = 0; h < kQHeads; ++h) {
+    const float* q = a.query_at(tokens - 1) + h * a.q_head_stride();
+    const KvView kv = a.kv(tokens);
+    std::vector<std::pair<float, std::uint32_t>> scored;
+    for (std::uint32_t t = 4; t < end; ++t) {
+      const float* key = kv.k.head(h / 2).f32_row(t);
+      float dot = 0;
+      for (std::uint32_t c = 0; c < kDim; ++c) dot += q[c] * key[c];
+      scored.push_back({-dot, t});
+    }
+    std::partial_sort(scored.begin(), scored.begin() + top_k, scored.end());
+    std::vector<std::uint32_t> want, got(layer->last_retrieved(h).begin(), layer->last_retrieved(h).end());
+    for (std::uint32_t i = 0; i < top_k; ++i) want.push_back(scored[i].second);
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want) << "query head " << h;
+  }
+  cfg.beam_recall = 1.5;
+  EXPECT_EQ(RetrievalLayer::create(kQHeads, kKvHeads, kDim, DType::kF32, cfg).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -264,17 +264,18 @@ NB_MODULE(_ext, m) {
                       "Retrieval attention of one layer for a batch of sequences (see attention/retrieval_layer.h).")
       .def("__init__", [](PyLayer* self, std::uint32_t q_heads, std::uint32_t kv_heads, std::uint32_t dim,
                           const std::string& dtype, std::uint32_t top_k, std::uint32_t beam, std::uint32_t sink,
-                          std::uint32_t window) {
+                          std::uint32_t window, double beam_recall) {
             ra::attention::RetrievalConfig cfg;
             cfg.top_k = top_k;
             cfg.beam = beam;
+            cfg.beam_recall = beam_recall;
             cfg.static_set = {sink, window};
             DType t;
             if (!ra::parse_dtype(dtype, &t) || t == DType::kBF16) throw nb::value_error("dtype must be 'f32' or 'f16'");
             new (self) PyLayer{value(ra::attention::RetrievalLayer::create(q_heads, kv_heads, dim, t, cfg)), q_heads,
                                kv_heads, dim, t, {}};
           }, "q_heads"_a, "kv_heads"_a, "dim"_a, "dtype"_a = "f32", "top_k"_a = 100, "beam"_a = 320, "sink"_a = 4,
-          "window"_a = 64)
+          "window"_a = 64, "beam_recall"_a = 0.0)
       .def("add_sequence", [heads_view](PyLayer& self, std::uint64_t id, const Heads3& keys, const Heads3& values,
                                         std::uint32_t tokens, const Heads3& prefill_queries) {
             ra::attention::KvView kv{heads_view(keys, self.dtype), heads_view(values, self.dtype)};

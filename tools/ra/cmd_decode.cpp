@@ -42,7 +42,7 @@ Runner add_decode(CLI::App& app) {
   cmd->add_option("--sink", o->cfg.retrieval.static_set.num_sink, "Sink tokens")->capture_default_str();
   cmd->add_option("--window", o->cfg.retrieval.static_set.window, "Window tokens")->capture_default_str();
   cmd->add_option("--top-k", o->cfg.retrieval.top_k, "Keys retrieved per head and step")->capture_default_str();
-  cmd->add_option("--beam", o->cfg.retrieval.beam, "Search beam")->capture_default_str();
+  add_beam_options(cmd, o->cfg.retrieval);
   cmd->add_option("--sharing", o->sharing, "One index per kv head (pooled queries) or per query head")
       ->check(CLI::IsMember({"kv", "query"}))
       ->capture_default_str();

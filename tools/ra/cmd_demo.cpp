@@ -30,7 +30,7 @@ Runner add_demo(CLI::App& app) {
   cmd->add_option("--group", o->group, "Query heads per KV head (GQA)")->capture_default_str();
   cmd->add_option("--dim", o->dim, "Head dimension")->capture_default_str();
   cmd->add_option("--top-k", o->cfg.retrieval.top_k, "Keys retrieved per head and step")->capture_default_str();
-  cmd->add_option("--beam", o->cfg.retrieval.beam, "Search beam")->capture_default_str();
+  add_beam_options(cmd, o->cfg.retrieval);
   add_estimate_options(cmd, o->cfg.retrieval);
   cmd->add_option("--threads", o->threads, "Threads (0: all)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();

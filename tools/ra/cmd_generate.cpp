@@ -29,7 +29,7 @@ Runner add_generate(CLI::App& app) {
   cmd->add_option("--sink", o->gen.retrieval.static_set.num_sink, "Sink tokens")->capture_default_str();
   cmd->add_option("--window", o->gen.retrieval.static_set.window, "Window tokens")->capture_default_str();
   cmd->add_option("--top-k", o->gen.retrieval.top_k, "Keys retrieved per head and step")->capture_default_str();
-  cmd->add_option("--beam", o->gen.retrieval.beam, "Search beam")->capture_default_str();
+  add_beam_options(cmd, o->gen.retrieval);
   cmd->add_option("--merge-batch", o->gen.retrieval.merge_batch, "Tokens that left the window before an absorb")
       ->capture_default_str();
   cmd->add_flag("--compare", o->gen.compare, "Also run full attention: token agreement and KL per step");

@@ -33,6 +33,9 @@ int fail(std::string_view command, const Status& status);
 /// --estimate, --estimate-cluster, --estimate-exact: the estimate of the keys retrieval leaves out.
 void add_estimate_options(CLI::App* cmd, attention::RetrievalConfig& cfg);
 
+/// --beam and --beam-recall: the retrieval search's beam, fixed or measured per index.
+void add_beam_options(CLI::App* cmd, attention::RetrievalConfig& cfg);
+
 /// check_writable for every non-empty output path, before the command's work starts.
 Status check_outputs(std::initializer_list<std::string> paths);
 

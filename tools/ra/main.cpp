@@ -23,6 +23,13 @@ void add_estimate_options(CLI::App* cmd, attention::RetrievalConfig& cfg) {
       ->capture_default_str();
 }
 
+void add_beam_options(CLI::App* cmd, attention::RetrievalConfig& cfg) {
+  cmd->add_option("--beam", cfg.beam, "Search beam")->capture_default_str();
+  cmd->add_option("--beam-recall", cfg.beam_recall,
+                  "Measure each index's beam, from --beam up, to reach this recall@top-k on held-out "
+                  "prefill queries (0: the fixed beam)")->capture_default_str();
+}
+
 Status check_outputs(std::initializer_list<std::string> paths) {
   for (const std::string& p : paths) {
     if (!p.empty()) RA_RETURN_IF_ERROR(check_writable(p));
