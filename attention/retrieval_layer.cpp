@@ -75,6 +75,14 @@ struct RetrievalLayer::Impl {
   std::uint32_t kv_head_of_index(std::size_t i) const noexcept {
     return static_cast<std::uint32_t>(per_kv_head() ? i : i / group());
   }
+  // The query heads index i serves: [first, first + count).
+  struct HeadRange {
+    std::uint32_t first, count;
+  };
+  HeadRange query_heads_of_index(std::size_t i) const noexcept {
+    const auto x = static_cast<std::uint32_t>(i);
+    return per_kv_head() ? HeadRange{x * group(), group()} : HeadRange{x, 1};
+  }
   std::uint32_t sink() const noexcept { return cfg.static_set.num_sink; }
   std::uint32_t window_begin(const Sequence& s, std::uint32_t tokens) const noexcept {
     const std::uint32_t w = cfg.static_set.window;
@@ -99,8 +107,8 @@ struct RetrievalLayer::Impl {
   // Training queries of index i: its query heads' rows of `queries` ((q_heads, rows, d) view),
   // evenly spaced, at most cfg.max_train_queries.
   Result<Matrix> training_queries(std::size_t i, const HeadsView& queries) const {
-    const std::uint32_t first_q = per_kv_head() ? static_cast<std::uint32_t>(i) * group() : static_cast<std::uint32_t>(i);
-    const std::uint32_t heads = per_kv_head() ? group() : 1, rows = queries.num_tokens;
+    const auto [first_q, heads] = query_heads_of_index(i);
+    const std::uint32_t rows = queries.num_tokens;
     const std::size_t available = static_cast<std::size_t>(heads) * rows;
     const std::size_t take = cfg.max_train_queries ? std::min<std::size_t>(available, cfg.max_train_queries) : available;
     RA_ASSIGN_OR_RETURN(Matrix train, Matrix::zeros(take, d));
@@ -147,8 +155,7 @@ struct RetrievalLayer::Impl {
     if (cfg.beam_recall <= 0 || rows == 0) return Status::OK();
     for (std::size_t x = 0; x < s.indexes.size(); ++x) {
       const GraphIndex& index = *s.indexes[x];
-      const std::uint32_t first_q = per_kv_head() ? static_cast<std::uint32_t>(x) * group() : static_cast<std::uint32_t>(x);
-      const std::uint32_t heads = per_kv_head() ? group() : 1;
+      const auto [first_q, heads] = query_heads_of_index(x);
       RA_ASSIGN_OR_RETURN(Matrix held, Matrix::zeros(static_cast<std::size_t>(heads) * rows, d));
       for (std::uint32_t h = 0; h < heads; ++h) {
         for (std::uint32_t r = 0; r < rows; ++r) {
@@ -193,8 +200,8 @@ struct RetrievalLayer::Impl {
       const MatrixView keys = kv.k.head(kvh, sink(), end), values = kv.v.head(kvh, sink(), end);
       RA_ASSIGN_OR_RETURN(RestEstimate e, RestEstimate::build(keys, values, cfg.estimate_cluster));
       const GraphIndex& index = *s.indexes[x];
-      const std::uint32_t first_q = per_kv_head() ? static_cast<std::uint32_t>(x) * group() : static_cast<std::uint32_t>(x);
-      const std::uint32_t heads = per_kv_head() ? group() : 1, T0 = prefill_queries.num_tokens;
+      const auto [first_q, heads] = query_heads_of_index(x);
+      const std::uint32_t T0 = prefill_queries.num_tokens;
       double err_without = 0, err_with = 0;
       const std::size_t k = std::min<std::size_t>(cfg.top_k, index.size());
       const TokenRange all{0, static_cast<std::uint32_t>(keys.rows)};
@@ -225,6 +232,15 @@ struct RetrievalLayer::Impl {
       s.estimates.push_back(std::move(e));
     }
     return Status::OK();
+  }
+
+  // Indexes s over tokens [sink, end) guided by `queries`, then their beams and estimates.
+  Status index_sequence(Sequence& s, const KvView& kv, std::uint32_t end, const HeadsView& queries,
+                        BuildCallback progress, void* user) {
+    RA_ASSIGN_OR_RETURN(s.indexes, build_indexes(kv, end, queries, progress, user));
+    s.indexed_end = end;
+    RA_RETURN_IF_ERROR(calibrate_beams(s, kv, queries));
+    return build_estimates(s, kv, queries);
   }
 
   void remember(Sequence& s, const float* q, std::int64_t q_head_stride) const {
@@ -346,9 +362,7 @@ Status RetrievalLayer::add_sequence(std::uint64_t id, const KvView& kv, const He
       return Status::InvalidArgument("prefill queries must be f32 (num_q_heads = " + std::to_string(im.q_heads) +
                                      ", tokens, head_dim = " + std::to_string(im.d) + ")");
     }
-    RA_ASSIGN_OR_RETURN(s->indexes, im.build_indexes(kv, s->indexed_end, prefill_queries, progress, user));
-    RA_RETURN_IF_ERROR(im.calibrate_beams(*s, kv, prefill_queries));
-    RA_RETURN_IF_ERROR(im.build_estimates(*s, kv, prefill_queries));
+    RA_RETURN_IF_ERROR(im.index_sequence(*s, kv, s->indexed_end, prefill_queries, progress, user));
   } else {
     s->indexed_end = im.sink();  // nothing between the sinks and the window yet
   }
@@ -464,10 +478,7 @@ Status RetrievalLayer::absorb(std::uint64_t id, const KvView& kv) {
       }
       const HeadsView qv = HeadsView::hnd(queries.data(), DType::kF32, im.q_heads,
                                           static_cast<std::uint32_t>(s.history_rows), im.d);
-      RA_ASSIGN_OR_RETURN(s.indexes, im.build_indexes(kv, end, qv, nullptr, nullptr));
-      s.indexed_end = end;
-      RA_RETURN_IF_ERROR(im.calibrate_beams(s, kv, qv));
-      RA_RETURN_IF_ERROR(im.build_estimates(s, kv, qv));
+      RA_RETURN_IF_ERROR(im.index_sequence(s, kv, end, qv, nullptr, nullptr));
     } else {
       RA_ASSIGN_OR_RETURN(queries, Matrix::zeros(static_cast<std::size_t>(im.q_heads) * (end - im.sink()), im.d));
       for (std::uint32_t h = 0; h < im.q_heads; ++h) {
@@ -477,10 +488,7 @@ Status RetrievalLayer::absorb(std::uint64_t id, const KvView& kv) {
         }
       }
       const HeadsView qv = HeadsView::hnd(queries.data(), DType::kF32, im.q_heads, end - im.sink(), im.d);
-      RA_ASSIGN_OR_RETURN(s.indexes, im.build_indexes(kv, end, qv, nullptr, nullptr));
-      s.indexed_end = end;
-      RA_RETURN_IF_ERROR(im.calibrate_beams(s, kv, qv));
-      RA_RETURN_IF_ERROR(im.build_estimates(s, kv, qv));
+      RA_RETURN_IF_ERROR(im.index_sequence(s, kv, end, qv, nullptr, nullptr));
     }
   } else {
     for (std::size_t x = 0; x < s.indexes.size(); ++x) {

@@ -66,6 +66,13 @@ Status BuildConfig::validate() const {
 }
 
 std::string BuildReport::to_string() const {
+  std::string knn_detail;  // what the kNN's recall was, or why auto took the exact one
+  if (knn_recall < 1.0) {
+    knn_detail = ", recall " + std::to_string(knn_recall).substr(0, 5);
+  } else if (clustered_recall > 0) {
+    knn_detail = ", as the clustered kNN found " + std::to_string(clustered_recall).substr(0, 5) +
+                 " of the sample's exact kNN";
+  }
   char buf[1024];
   std::snprintf(buf, sizeof(buf),
                 "build: %.2f s (knn %s %.2f s%s, projection %.2f s, reverse edges %.2f s, "
@@ -74,11 +81,7 @@ std::string BuildReport::to_string() const {
                 "without out-edges before repair; %llu keys repaired; %llu unreachable\n"
                 "memory: graph %.1f MiB, vectors %.1f MiB; %llu training queries used; %.1f "
                 "process CPU s; process peak RSS %.0f MiB",
-                total_s, std::string(knn_mode_name(knn_mode)).c_str(), knn_s,
-                knn_recall < 1.0 ? (", recall " + std::to_string(knn_recall).substr(0, 5)).c_str()
-                : clustered_recall > 0 ? (", as the clustered kNN found " + std::to_string(clustered_recall).substr(0, 5) +
-                                          " of the sample's exact kNN").c_str()
-                                       : "",
+                total_s, std::string(knn_mode_name(knn_mode)).c_str(), knn_s, knn_detail.c_str(),
                 projection_s, reverse_s, connectivity_s, static_cast<unsigned long long>(edges),
                 mean_degree, min_degree, max_degree, static_cast<unsigned long long>(pivots),
                 static_cast<unsigned long long>(hubs),

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <limits>
 #include <optional>
 
@@ -113,12 +112,12 @@ Status bootstrap_knn(const MatrixView& keys, const MatrixView& train_queries, st
 // full kNN) and grades the clustered kNN before it runs on every query.
 constexpr std::size_t kHubSample = 4096;
 
-// Hubs from the sample's exact top-Kq (at most 1/kMaxHubFraction of the keys, so hubs cost a
-// search little).
+// Hubs from the sample's exact top-Kq (at least 16 lists; at most 1/kMaxHubFraction of the
+// keys, so hubs cost a search little).
 std::vector<NodeId> detect_hubs(std::span<const NodeId> sample_knn, std::uint32_t kq, std::size_t n,
                                 const BuildConfig& cfg) {
   const std::size_t max_hubs = std::min<std::size_t>(cfg.max_hubs, n / kMaxHubFraction);
-  if (sample_knn.size() < 16 * std::size_t{kq} || max_hubs == 0) return {};
+  if (max_hubs == 0) return {};
   // A hub is also in at least 8x the share of lists an average key is in (Kq / n): on a
   // small index a key in 2% of the lists may be only a little popular.
   const double share = std::max(cfg.hub_share, 8.0 * kq / static_cast<double>(n));

@@ -39,7 +39,7 @@ class CandidatePool {
   static bool before(const Candidate& a, const Candidate& b) noexcept {
     return (a.score > b.score) | ((a.score == b.score) & (a.id < b.id));  // no branches
   }
-  /// before() as a function object, so that std::sort inlines it.
+  /// before() as a function object, so that the sorts of the hubs inline it.
   struct Before {
     bool operator()(const Candidate& a, const Candidate& b) const noexcept { return before(a, b); }
   };

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "index/graph_build/buckets.h"
 #include "index/threading.h"
 
 namespace ra {
@@ -12,26 +13,20 @@ namespace {
 
 using Edge = std::pair<NodeId, NodeId>;  // (node, candidate neighbour)
 
-// Edges grouped by node: node v's candidates are target[start[v], start[v + 1]).
+// Edges grouped by node: node v's candidates are by_node.values[by_node.start[v], ...start[v + 1]).
+// Duplicates stay; prune_groups removes them per node.
 struct Grouped {
-  std::vector<std::size_t> start;
-  std::vector<NodeId> target;
+  Buckets<NodeId> by_node;
   std::vector<NodeId> nodes;  // the nodes with candidates
 };
 
-// A counting sort by node, O(edges): a comparison sort of the pairs was a tenth of a
-// 131072-key build. Duplicates stay; prune_groups removes them per node.
 Grouped group_edges(const std::vector<Edge>& edges, std::size_t num_nodes) {
   Grouped g;
-  g.start.assign(num_nodes + 1, 0);
-  for (const Edge& e : edges) ++g.start[e.first + 1];
+  group_by_bucket(edges.size(), num_nodes, [&](std::size_t i) { return edges[i].first; },
+                  [&](std::size_t i) { return edges[i].second; }, &g.by_node);
   for (std::size_t v = 0; v < num_nodes; ++v) {
-    if (g.start[v + 1] > 0) g.nodes.push_back(static_cast<NodeId>(v));
-    g.start[v + 1] += g.start[v];
+    if (g.by_node.size(v) > 0) g.nodes.push_back(static_cast<NodeId>(v));
   }
-  std::vector<std::size_t> next(g.start.begin(), g.start.end() - 1);
-  g.target.resize(edges.size());
-  for (const Edge& e : edges) g.target[next[e.first]++] = e.second;
   return g;
 }
 
@@ -54,8 +49,9 @@ Status prune_groups(const Grouped& grouped, bool keep_existing, const Pruner& pr
           const auto current = graph->neighbors(node);
           candidates.assign(current.begin(), current.end());
         }
-        for (std::size_t i = grouped.start[node]; i < grouped.start[node + 1]; ++i) {
-          if (grouped.target[i] != node) candidates.push_back(grouped.target[i]);
+        const Buckets<NodeId>& b = grouped.by_node;
+        for (std::size_t i = b.start[node]; i < b.start[node + 1]; ++i) {
+          if (b.values[i] != node) candidates.push_back(b.values[i]);
         }
         std::sort(candidates.begin(), candidates.end());
         candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());

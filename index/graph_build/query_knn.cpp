@@ -29,20 +29,16 @@ constexpr NodeId kNoNode = ~NodeId{0};
 using Partition = ClusteredKnn::Partition;
 
 Partition partition(const MatrixView& keys, const KMeans& km) {
-  const std::size_t n = keys.rows, C = km.clusters(), row_bytes = keys.dim * dtype_size(keys.dtype);
+  const std::size_t row_bytes = keys.dim * dtype_size(keys.dtype);
   Partition p;
-  p.start.assign(C + 1, 0);
-  for (std::uint32_t c : km.assignment) ++p.start[c + 1];
-  std::partial_sum(p.start.begin(), p.start.end(), p.start.begin());
-  std::vector<std::size_t> next(p.start.begin(), p.start.end() - 1);
-  p.id.resize(n);
-  p.rows.resize(n * row_bytes);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t r = next[km.assignment[i]]++;
-    p.id[r] = static_cast<NodeId>(i);
-    std::copy_n(keys.row_bytes(i), row_bytes, p.rows.data() + r * row_bytes);
+  group_by_bucket(keys.rows, km.clusters(), [&](std::size_t i) { return km.assignment[i]; },
+                  [](std::size_t i) { return static_cast<NodeId>(i); }, &p.cluster);
+  p.rows.resize(keys.rows * row_bytes);
+  for (std::size_t r = 0; r < keys.rows; ++r) {
+    std::copy_n(keys.row_bytes(p.cluster.values[r]), row_bytes, p.rows.data() + r * row_bytes);
   }
-  p.view = {p.rows.data(), keys.dtype, n, keys.dim, keys.dim};
+  p.dtype = keys.dtype;
+  p.dim = keys.dim;
   return p;
 }
 
@@ -65,7 +61,7 @@ void probe_list(const float* centroid_scores, const Partition& p, std::size_t pr
   for (std::size_t c = 0; c < C && out->size() < probes; ++c) {
     if (centroid_scores[c] == bar) out->push_back(static_cast<std::uint32_t>(c));
   }
-  for (std::uint32_t c : *out) keys += p.start[c + 1] - p.start[c];
+  for (std::uint32_t c : *out) keys += p.cluster.size(c);
   if (keys >= min_keys) return;
   // Tiny clusters: every cluster ranked, taken best first until they hold min_keys keys.
   std::iota(rank.begin(), rank.end(), 0u);
@@ -76,7 +72,7 @@ void probe_list(const float* centroid_scores, const Partition& p, std::size_t pr
   keys = 0;
   for (std::size_t i = 0; i < C && (i < probes || keys < min_keys); ++i) {
     out->push_back(rank[i]);
-    keys += p.start[rank[i] + 1] - p.start[rank[i]];
+    keys += p.cluster.size(rank[i]);
   }
 }
 
@@ -84,18 +80,18 @@ void probe_list(const float* centroid_scores, const Partition& p, std::size_t pr
 // of queries, a score tile.
 struct GroupScratch {
   std::vector<TopK> heaps;
-  std::vector<std::size_t> start;       // cluster c's probing queries: members[start[c], start[c + 1])
-  std::vector<std::uint32_t> members;   // offsets into the group
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;  // (cluster, offset), query by query
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;  // (cluster, offset into the group)
+  Buckets<std::uint32_t> members;       // the offsets of the queries that probe each cluster
   std::vector<std::uint32_t> list, rank;
   std::vector<float> centroid_scores, queries, tile, sorted;
   std::vector<Label> ids;
   std::vector<float> scores;
   GroupScratch(std::size_t C, std::size_t dim, std::size_t k, std::size_t group, std::size_t probes)
-      : start(C + 2), rank(C), centroid_scores(kQueryBlock * C), queries(kQueryBlock * dim),
+      : rank(C), centroid_scores(kQueryBlock * C), queries(kQueryBlock * dim),
         tile(kQueryBlock * kKeyBlock), sorted(C), ids(k), scores(k) {
     for (std::size_t i = 0; i < group; ++i) heaps.emplace_back(k);
-    members.reserve(group * probes);
+    members.start.reserve(C + 2);
+    members.values.reserve(group * probes);
     pairs.reserve(group * probes);
     list.reserve(probes);
   }
@@ -107,7 +103,8 @@ struct GroupScratch {
 // pass. Allocates only where tiny clusters make a probe list longer than `probes`.
 void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1, const std::vector<float>& centroids,
                  const Partition& p, std::size_t probes, std::uint32_t k, GroupScratch& s, NodeId* out) {
-  const std::size_t C = p.start.size() - 1, d = queries.dim;
+  const std::size_t C = p.clusters(), d = queries.dim;
+  const MatrixView rows = p.view();
   s.pairs.clear();
   for (std::size_t b0 = q0; b0 < q1; b0 += kQueryBlock) {
     const std::size_t b1 = std::min(q1, b0 + kQueryBlock);
@@ -118,21 +115,19 @@ void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1, cons
       for (std::uint32_t c : s.list) s.pairs.emplace_back(c, static_cast<std::uint32_t>(q - q0));
     }
   }
-  std::fill(s.start.begin(), s.start.end(), 0);  // a counting sort of the pairs by cluster
-  for (const auto& [c, q] : s.pairs) ++s.start[c + 2];
-  std::partial_sum(s.start.begin(), s.start.end(), s.start.begin());
-  s.members.resize(s.pairs.size());
-  for (const auto& [c, q] : s.pairs) s.members[s.start[c + 1]++] = q;
+  group_by_bucket(s.pairs.size(), C, [&](std::size_t i) { return s.pairs[i].first; },
+                  [&](std::size_t i) { return s.pairs[i].second; }, &s.members);
   for (std::size_t q = q0; q < q1; ++q) s.heaps[q - q0].reset(k);
   for (std::size_t c = 0; c < C; ++c) {
-    const std::uint32_t* who = s.members.data() + s.start[c];
-    const std::size_t count = s.start[c + 1] - s.start[c];
+    const std::uint32_t* who = s.members.values.data() + s.members.start[c];
+    const std::size_t count = s.members.size(c);
+    const std::size_t first = p.cluster.start[c], last = p.cluster.start[c + 1];
     for (std::size_t i0 = 0; i0 < count; i0 += kQueryBlock) {
       const std::size_t nq = std::min(kQueryBlock, count - i0);
       for (std::size_t i = 0; i < nq; ++i) std::copy_n(queries.f32_row(q0 + who[i0 + i]), d, s.queries.data() + i * d);
-      for (std::size_t r0 = p.start[c]; r0 < p.start[c + 1]; r0 += kKeyBlock) {
-        const std::size_t r1 = std::min(p.start[c + 1], r0 + kKeyBlock);
-        simd::dot_block(s.queries.data(), d, nq, p.view.row_bytes(r0), p.view.dtype, p.view.stride, r1 - r0, d,
+      for (std::size_t r0 = first; r0 < last; r0 += kKeyBlock) {
+        const std::size_t r1 = std::min(last, r0 + kKeyBlock);
+        simd::dot_block(s.queries.data(), d, nq, rows.row_bytes(r0), rows.dtype, rows.stride, r1 - r0, d,
                         s.tile.data(), kKeyBlock);
         for (std::size_t i = 0; i < nq; ++i) {
           s.heaps[who[i0 + i]].push_all(s.tile.data() + i * kKeyBlock, r1 - r0, static_cast<Label>(r0));
@@ -144,7 +139,7 @@ void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1, cons
     s.heaps[q - q0].extract(s.ids.data(), s.scores.data());
     NodeId* row = out + q * k;
     for (std::size_t j = 0; j < k; ++j) {  // every query scored >= k keys (probe_list)
-      row[j] = s.ids[j] == kNoLabel ? kNoNode : p.id[static_cast<std::size_t>(s.ids[j])];
+      row[j] = s.ids[j] == kNoLabel ? kNoNode : p.cluster.values[static_cast<std::size_t>(s.ids[j])];
     }
   }
 }
@@ -181,21 +176,20 @@ Result<ClusteredKnn> ClusteredKnn::over(const MatrixView& keys, std::uint32_t nu
 Status ClusteredKnn::solve(const MatrixView& queries, std::uint32_t k, double probe_share,
                            std::vector<NodeId>* knn) const {
   const Partition& p = part_;
-  const std::size_t n = p.view.rows, m = queries.rows, d = p.view.dim, C = p.start.size() - 1;
+  const std::size_t n = p.cluster.values.size(), m = queries.rows, d = p.dim, C = p.clusters();
   if (k == 0 || k > n || queries.dim != d || !(probe_share > 0 && probe_share <= 1)) {
     return Status::InvalidArgument("clustered kNN: k in [1, keys], matching dims, probe share in (0, 1]");
   }
   const std::size_t probes = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(probe_share * C)), 1, C);
-  const int threads = threads_;
   // Groups of at most kGroup queries, at least one per thread.
-  const std::size_t group = std::clamp<std::size_t>((m + threads - 1) / threads, 1, kGroup);
+  const std::size_t group = std::clamp<std::size_t>((m + threads_ - 1) / threads_, 1, kGroup);
   const std::size_t groups = (m + group - 1) / group;
   try {
     knn->assign(m * k, 0);
     std::vector<GroupScratch> scratch;
-    for (int t = 0; t < threads; ++t) scratch.emplace_back(C, d, k, group, probes);
+    for (int t = 0; t < threads_; ++t) scratch.emplace_back(C, d, k, group, probes);
     ParallelGuard guard;  // a probe list longer than `probes` allocates
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
     for (std::size_t g = 0; g < groups; ++g) guard.run([&] {
       solve_group(queries, g * group, std::min(m, (g + 1) * group), centroids_, p, probes, k,
                   scratch[static_cast<std::size_t>(omp_get_thread_num())], knn->data());

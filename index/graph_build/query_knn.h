@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "index/graph_build/buckets.h"
 #include "index/result.h"
 #include "index/types.h"
 
@@ -24,12 +25,15 @@ class ClusteredKnn {
   /// Needs 1 <= k <= keys and probe_share in (0, 1].
   Status solve(const MatrixView& queries, std::uint32_t k, double probe_share, std::vector<NodeId>* knn) const;
 
-  /// Rows [start[c], start[c + 1]) of `rows` are cluster c's keys, row r being key id[r].
+  /// The keys grouped by cluster: row r of `rows` is key cluster.values[r], and cluster c's
+  /// rows are [cluster.start[c], cluster.start[c + 1]).
   struct Partition {
-    std::vector<std::size_t> start;
-    std::vector<NodeId> id;
+    Buckets<NodeId> cluster;
     std::vector<std::byte> rows;
-    MatrixView view;
+    DType dtype = DType::kF32;
+    std::size_t dim = 0;
+    std::size_t clusters() const noexcept { return cluster.start.size() - 1; }
+    MatrixView view() const noexcept { return {rows.data(), dtype, cluster.values.size(), dim, dim}; }
   };
 
  private:
