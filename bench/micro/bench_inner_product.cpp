@@ -148,19 +148,28 @@ void BM_Gather(benchmark::State& state, SimdLevel level, DType t) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kRows * kDim * ra::dtype_size(t)));
 }
 
-// Keeps every run so the summary can relate each kernel to the streaming read.
+// Keeps every run so the summary can relate each kernel to its bound; with
+// --benchmark_repetitions the summary uses each benchmark's median.
 class Collector : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
       if (!r.error_occurred && r.run_type == Run::RT_Iteration) {
         const auto& c = r.counters;
-        gbps[r.benchmark_name()] = c.count("GFLOPs") ? c.at("GFLOPs").value : c.at("bytes_per_second").value / 1e9;
+        reps[r.run_name.str()].push_back(c.count("GFLOPs") ? c.at("GFLOPs").value
+                                                           : c.at("bytes_per_second").value / 1e9);
       }
     }
     ConsoleReporter::ReportRuns(runs);
   }
-  std::map<std::string, double> gbps;
+  double median(const std::string& name) const {
+    const auto it = reps.find(name);
+    if (it == reps.end()) return 0.0;
+    std::vector<double> v = it->second;
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  }
+  std::map<std::string, std::vector<double>> reps;
 };
 
 std::string cpu_model() {
@@ -195,31 +204,34 @@ int main(int argc, char** argv) {
               std::string(ra::simd::dispatch_mode()).c_str());
   std::printf("rows and gather: GB/s and share of the streaming read of the same bytes; block: GFLOP/s and\n"
               "share of OpenBLAS sgemm (f32, one thread) on the same shapes. '*' marks the level dispatch\n"
-              "chose; 'chosen/best' compares it with the fastest level measured here.\n\n");
+              "chose; 'chosen/best' compares it with the fastest level measured here. Medians over\n"
+              "--benchmark_repetitions.\n\n");
   std::printf("%-7s %-5s %-7s %8s %10s %12s\n", "kernel", "dtype", "level", "rate", "of bound", "chosen/best");
-  const double sgemm = collector.gbps.count("sgemm/openblas/f32") ? collector.gbps["sgemm/openblas/f32"] : 0.0;
+  const double sgemm = collector.median("sgemm/openblas/f32");
+  const auto share = [](double v, double bound) {
+    return bound > 0 ? std::to_string(static_cast<int>(100.0 * v / bound + 0.5)) + "%" : std::string("-");
+  };
   for (auto [kernel, family] : {std::pair{"rows", ra::simd::Kernel::kRows}, std::pair{"gather", ra::simd::Kernel::kGather},
                                 std::pair{"block", ra::simd::Kernel::kBlock}}) {
     for (DType t : types) {
       const std::string n(ra::dtype_name(t));
-      const double bound = family == ra::simd::Kernel::kBlock ? sgemm : collector.gbps["stream_read/" + n];
+      const double bound = family == ra::simd::Kernel::kBlock ? sgemm : collector.median("stream_read/" + n);
       const SimdLevel chosen = ra::simd::kernel_level(family, t);
       double best = 0, at_chosen = 0;
       for (SimdLevel l : ra::simd::supported_levels()) {
         const std::string key = std::string(kernel) + "/" + std::string(ra::simd::level_name(l)) + "/" + n;
-        if (!collector.gbps.count(key)) continue;
-        const double v = collector.gbps[key];
+        const double v = collector.median(key);
+        if (v == 0.0) continue;
         best = std::max(best, v);
         if (l == chosen) at_chosen = v;
-        std::printf("%-7s %-5s %-6s%s %8.1f %9s", kernel, n.c_str(), std::string(ra::simd::level_name(l)).c_str(),
-                    l == chosen ? "*" : " ", v, bound > 0 ? (std::to_string(static_cast<int>(100.0 * v / bound + 0.5)) + "%").c_str() : "-");
-        std::printf("\n");
+        std::printf("%-7s %-5s %-6s%s %8.1f %9s\n", kernel, n.c_str(), std::string(ra::simd::level_name(l)).c_str(),
+                    l == chosen ? "*" : " ", v, share(v, bound).c_str());
       }
       if (best > 0) std::printf("%-7s %-5s %-7s %8s %10s %11.0f%%\n", kernel, n.c_str(), "chosen", "", "", 100.0 * at_chosen / best);
     }
   }
-  std::printf("\nstream read GB/s: f32 %.1f, f16 %.1f, bf16 %.1f; sgemm %s\n", collector.gbps["stream_read/f32"],
-              collector.gbps["stream_read/f16"], collector.gbps["stream_read/bf16"],
+  std::printf("\nstream read GB/s: f32 %.1f, f16 %.1f, bf16 %.1f; sgemm %s\n", collector.median("stream_read/f32"),
+              collector.median("stream_read/f16"), collector.median("stream_read/bf16"),
               sgemm > 0 ? (std::to_string(sgemm).substr(0, 5) + " GFLOP/s").c_str() : "not built (libopenblas-dev)");
   benchmark::Shutdown();
   return 0;

@@ -16,6 +16,7 @@
 
 
 
+
 namespace ra::simd::detail {
 
 template <class Arch>
@@ -107,25 +108,44 @@ struct ReduceLanes {
   }
 };
 
-/// One query against W rows (W = batch width), the W sums reduced together.
+/// One query against W rows (W = batch width), the W sums reduced together. A struct so that an
+/// ISA can replace it for one row type (AVX-512 bf16 widens two elements per lane).
+template <class Arch, class T>
+struct WideTile {
+  static void run(const float* q, const T* const* rows, std::size_t dim, float* out) noexcept {
+    using B = FloatBatch<Arch>;
+    constexpr std::size_t W = B::size;
+    B acc[W];
+    for (std::size_t b = 0; b < W; ++b) acc[b] = B(0.0f);
+    std::size_t i = 0;
+    for (; i + W <= dim; i += W) {
+      const B qv = B::load_unaligned(q + i);
+      for (std::size_t b = 0; b < W; ++b) acc[b] = xsimd::fma(qv, Load<Arch, T>::full(rows[b] + i), acc[b]);
+    }
+    if (i < dim) {
+      const B qv = Load<Arch, float>::partial(q + i, dim - i);
+      for (std::size_t b = 0; b < W; ++b) {
+        acc[b] = xsimd::fma(qv, Load<Arch, T>::partial(rows[b] + i, dim - i), acc[b]);
+      }
+    }
+    ReduceLanes<Arch>::run(acc, out);
+  }
+};
+
 template <class Arch, class T>
 void wide_tile(const float* q, const T* const* rows, std::size_t dim, float* out) noexcept {
-  using B = FloatBatch<Arch>;
-  constexpr std::size_t W = B::size;
-  B acc[W];
-  for (std::size_t b = 0; b < W; ++b) acc[b] = B(0.0f);
-  std::size_t i = 0;
-  for (; i + W <= dim; i += W) {
-    const B qv = B::load_unaligned(q + i);
-    for (std::size_t b = 0; b < W; ++b) acc[b] = xsimd::fma(qv, Load<Arch, T>::full(rows[b] + i), acc[b]);
-  }
-  if (i < dim) {
-    const B qv = Load<Arch, float>::partial(q + i, dim - i);
-    for (std::size_t b = 0; b < W; ++b) {
-      acc[b] = xsimd::fma(qv, Load<Arch, T>::partial(rows[b] + i, dim - i), acc[b]);
-    }
-  }
-  ReduceLanes<Arch>::run(acc, out);
+  WideTile<Arch, T>::run(q, rows, dim, out);
+}
+
+/// How far ahead of the rows being scored the rows and gather kernels prefetch, in rows: 12 KiB
+/// rounded up to whole granules. On this project's AMD EPYC machines that keeps the rows kernel
+/// near the streaming read and enough misses in flight for gathers of 256- and 512-byte rows (a
+/// fixed 16 rows ahead, 4 KiB of f16 rows, left f16/bf16 gathers at ~40% of that read, 12 KiB
+/// at ~60%; a distance rounded down to 8 KiB made AVX-512's 16-row tiles slower than AVX2's).
+template <class T>
+constexpr std::size_t rows_ahead(std::size_t dim, std::size_t granule) noexcept {
+  const std::size_t step = granule * dim * sizeof(T);
+  return (12288 + step - 1) / std::max<std::size_t>(step, 1) * granule;
 }
 
 template <class Arch, class T>
@@ -145,10 +165,9 @@ void rows(const float* q, const void* base, std::size_t stride, std::size_t n, s
   const T* r = static_cast<const T*>(base);
   const T* p[W];
   std::size_t j = 0;
-  // Software prefetch about 12 KiB ahead of the rows being scored: the hardware prefetcher
-  // alone left f16 rows at ~70% and AVX-512 f32 rows at ~78% of a streaming read on this
-  // project's AMD EPYC machines; with it every level runs at or above that read.
-  const std::size_t ahead = std::max<std::size_t>(1, 12288 / (W * dim * sizeof(T) + 1)) * W;
+  // The hardware prefetcher alone left f16 rows at ~70% and AVX-512 f32 rows at ~78% of a
+  // streaming read on this project's AMD EPYC machines.
+  const std::size_t ahead = rows_ahead<T>(dim, W);
   for (; j + W <= n; j += W) {
     for (std::size_t b = j + ahead; b < n && b < j + ahead + W; ++b) prefetch_row<Arch>(r + b * stride, dim);
     for (std::size_t b = 0; b < W; ++b) p[b] = r + (j + b) * stride;
@@ -166,14 +185,14 @@ void gather(const float* q, const void* base, std::size_t stride, const std::uin
             std::size_t n, std::size_t dim, float* out) noexcept {
   constexpr std::size_t W = FloatBatch<Arch>::size;
   const T* r = static_cast<const T*>(base);
-  // Scattered rows are DRAM misses: keep the rows 16 ahead in flight while scoring these (one
-  // tile ahead was too few misses in flight for 8-wide AVX2 tiles: 20% slower than AVX-512).
-  constexpr std::size_t kAhead = W >= 16 ? W : 16;
-  for (std::size_t k = 0; k < n && k < kAhead; ++k) prefetch_row<Arch>(r + ids[k] * stride, dim);
+  // Scattered rows are DRAM misses, each a full latency: keep 12 KiB of rows ahead in flight
+  // while scoring these (at least one tile).
+  const std::size_t ahead = std::max(rows_ahead<T>(dim, 1), W);
+  for (std::size_t k = 0; k < n && k < ahead; ++k) prefetch_row<Arch>(r + ids[k] * stride, dim);
   const T* p[W];
   std::size_t j = 0;
   for (; j + W <= n; j += W) {
-    for (std::size_t k = j + kAhead; k < n && k < j + kAhead + W; ++k) prefetch_row<Arch>(r + ids[k] * stride, dim);
+    for (std::size_t k = j + ahead; k < n && k < j + ahead + W; ++k) prefetch_row<Arch>(r + ids[k] * stride, dim);
     for (std::size_t b = 0; b < W; ++b) p[b] = r + ids[j + b] * stride;
     wide_tile<Arch, T>(q, p, dim, out + j);
   }

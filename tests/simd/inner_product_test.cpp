@@ -17,7 +17,7 @@
 namespace ra::simd {
 namespace {
 
-constexpr std::size_t kDims[] = {1, 3, 8, 15, 16, 17, 127, 128, 129, 1025};
+constexpr std::size_t kDims[] = {1, 3, 8, 15, 16, 17, 32, 47, 127, 128, 129, 1025};
 
 // Rows of one dtype stored one element past an aligned start, so every load is unaligned.
 struct Rows {
