@@ -24,6 +24,7 @@ constexpr std::size_t kSamplePerCluster = 32;  // k-means fits on about this man
 constexpr int kIterations = 4;
 constexpr std::size_t kQueryBlock = 64, kKeyBlock = 1024;  // as FlatIndex's tiles
 constexpr std::size_t kGroup = 8192;  // queries solved together (their top-k: ~26 MB at k = 100)
+constexpr std::size_t kFirstClusters = 4;  // probed first: each query's best, to raise its bar
 constexpr NodeId kNoNode = ~NodeId{0};
 
 using Partition = ClusteredKnn::Partition;
@@ -80,7 +81,7 @@ void probe_list(const float* centroid_scores, const Partition& p, std::size_t pr
 // of queries, a score tile.
 struct GroupScratch {
   std::vector<TopK> heaps;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;  // (cluster, offset into the group)
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> first, rest;  // (cluster, offset into the group)
   Buckets<std::uint32_t> members;       // the offsets of the queries that probe each cluster
   std::vector<std::uint32_t> list, rank;
   std::vector<float> centroid_scores, queries, tile, sorted;
@@ -92,32 +93,21 @@ struct GroupScratch {
     for (std::size_t i = 0; i < group; ++i) heaps.emplace_back(k);
     members.start.reserve(C + 2);
     members.values.reserve(group * probes);
-    pairs.reserve(group * probes);
+    first.reserve(group * std::min(probes, kFirstClusters));
+    rest.reserve(group * probes);
     list.reserve(probes);
   }
 };
 
-// The top-k of queries [q0, q1): each query's clusters (its block against every centroid), then
-// cluster by cluster the queries that probe it against its keys on the block kernel, so each
-// (query, cluster) pair is computed once and a cluster's keys stay in cache while its queries
-// pass. Allocates only where tiny clusters make a probe list longer than `probes`.
-void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1, const std::vector<float>& centroids,
-                 const Partition& p, std::size_t probes, std::uint32_t k, GroupScratch& s, NodeId* out) {
+// Scores every (cluster, query) pair of `pairs` into the queries' top-k: cluster by cluster,
+// the queries that probe it against its keys on the block kernel, so a cluster's keys stay in
+// cache while its queries pass.
+void score_pairs(const MatrixView& queries, std::size_t q0, const Partition& p,
+                 const std::vector<std::pair<std::uint32_t, std::uint32_t>>& pairs, GroupScratch& s) {
   const std::size_t C = p.clusters(), d = queries.dim;
   const MatrixView rows = p.view();
-  s.pairs.clear();
-  for (std::size_t b0 = q0; b0 < q1; b0 += kQueryBlock) {
-    const std::size_t b1 = std::min(q1, b0 + kQueryBlock);
-    simd::dot_block(queries.f32_row(b0), queries.stride, b1 - b0, centroids.data(), DType::kF32, d, C, d,
-                    s.centroid_scores.data(), C);
-    for (std::size_t q = b0; q < b1; ++q) {
-      probe_list(s.centroid_scores.data() + (q - b0) * C, p, probes, k, s.sorted, s.rank, &s.list);
-      for (std::uint32_t c : s.list) s.pairs.emplace_back(c, static_cast<std::uint32_t>(q - q0));
-    }
-  }
-  group_by_bucket(s.pairs.size(), C, [&](std::size_t i) { return s.pairs[i].first; },
-                  [&](std::size_t i) { return s.pairs[i].second; }, &s.members);
-  for (std::size_t q = q0; q < q1; ++q) s.heaps[q - q0].reset(k);
+  group_by_bucket(pairs.size(), C, [&](std::size_t i) { return pairs[i].first; },
+                  [&](std::size_t i) { return pairs[i].second; }, &s.members);
   for (std::size_t c = 0; c < C; ++c) {
     const std::uint32_t* who = s.members.values.data() + s.members.start[c];
     const std::size_t count = s.members.size(c);
@@ -135,6 +125,37 @@ void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1, cons
       }
     }
   }
+}
+
+// The top-k of queries [q0, q1): each query's clusters (its block against every centroid),
+// scored in two passes: first each query's kFirstClusters best, after which its top-k keeps k
+// entries and its bar is the k-th of their scores, then the rest of its clusters, whose keys
+// now mostly fall below that bar. In one pass, clusters came in index order and every better
+// cluster refilled the top-k: four compactions a query, a quarter of the build. Allocates only
+// where tiny clusters make a probe list longer than `probes`.
+void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1, const std::vector<float>& centroids,
+                 const Partition& p, std::size_t probes, std::uint32_t k, GroupScratch& s, NodeId* out) {
+  const std::size_t C = p.clusters(), d = queries.dim;
+  s.first.clear();
+  s.rest.clear();
+  for (std::size_t b0 = q0; b0 < q1; b0 += kQueryBlock) {
+    const std::size_t b1 = std::min(q1, b0 + kQueryBlock);
+    simd::dot_block(queries.f32_row(b0), queries.stride, b1 - b0, centroids.data(), DType::kF32, d, C, d,
+                    s.centroid_scores.data(), C);
+    for (std::size_t q = b0; q < b1; ++q) {
+      const float* scores = s.centroid_scores.data() + (q - b0) * C;
+      probe_list(scores, p, probes, k, s.sorted, s.rank, &s.list);
+      const std::size_t best = std::min(kFirstClusters, s.list.size());
+      std::nth_element(s.list.begin(), s.list.begin() + static_cast<std::ptrdiff_t>(best), s.list.end(),
+                       [scores](std::uint32_t a, std::uint32_t b) { return scores[a] > scores[b]; });
+      const auto offset = static_cast<std::uint32_t>(q - q0);
+      for (std::size_t i = 0; i < s.list.size(); ++i) (i < best ? s.first : s.rest).emplace_back(s.list[i], offset);
+    }
+  }
+  for (std::size_t q = q0; q < q1; ++q) s.heaps[q - q0].reset(k);
+  score_pairs(queries, q0, p, s.first, s);
+  for (std::size_t q = q0; q < q1; ++q) s.heaps[q - q0].tighten();
+  score_pairs(queries, q0, p, s.rest, s);
   for (std::size_t q = q0; q < q1; ++q) {
     s.heaps[q - q0].extract(s.ids.data(), s.scores.data());
     NodeId* row = out + q * k;

@@ -165,5 +165,32 @@ TEST(TopK, PushAllEqualsASortOfEveryScore) {
   }
 }
 
+TEST(TopK, TiesAtTheBarDoNotDependOnPushOrderOrTightening) {
+  // Five distinct scores over 3000 ids pushed in shuffled orders, tightened at random points:
+  // the kept entries are always the best scores, ties to the smaller id. NaN never enters.
+  std::mt19937 rng(5);
+  const std::size_t n = 3000, k = 37;
+  std::vector<float> score(n);
+  for (float& x : score) x = static_cast<float>(rng() % 5);
+  std::vector<Label> expected(n);
+  std::iota(expected.begin(), expected.end(), Label{0});
+  std::stable_sort(expected.begin(), expected.end(), [&](Label a, Label b) { return score[a] > score[b]; });
+  for (int trial = 0; trial < 4; ++trial) {
+    std::vector<Label> order(n);
+    std::iota(order.begin(), order.end(), Label{0});
+    std::shuffle(order.begin(), order.end(), rng);
+    TopK top(k);
+    for (std::size_t i = 0; i < n; ++i) {
+      top.push(score[order[i]], order[i]);
+      if (rng() % 97 == 0) top.tighten();
+      if (i == n / 2) top.push(std::numeric_limits<float>::quiet_NaN(), n);
+    }
+    std::vector<Label> ids(k);
+    std::vector<float> got(k);
+    top.extract(ids.data(), got.data());
+    for (std::size_t j = 0; j < k; ++j) EXPECT_EQ(ids[j], expected[j]) << "trial " << trial << " rank " << j;
+  }
+}
+
 }  // namespace
 }  // namespace ra
