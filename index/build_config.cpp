@@ -18,9 +18,9 @@ std::string_view knn_mode_name(KnnMode mode) noexcept {
   return "?";
 }
 
-KnnMode resolve_knn_mode(KnnMode mode, std::size_t n, std::size_t m) noexcept {
+KnnMode resolve_knn_mode(KnnMode mode, std::size_t n, std::size_t m, double exact_pairs) noexcept {
   if (mode != KnnMode::kAuto) return mode;
-  return static_cast<double>(n) * static_cast<double>(m) > kExactKnnPairs ? KnnMode::kClustered : KnnMode::kExact;
+  return static_cast<double>(n) * static_cast<double>(m) > exact_pairs ? KnnMode::kClustered : KnnMode::kExact;
 }
 
 bool parse_knn_mode(std::string_view name, KnnMode* out) noexcept {
@@ -67,11 +67,13 @@ Status BuildConfig::validate() const {
 
 std::string BuildReport::to_string() const {
   std::string knn_detail;  // what the kNN's recall was, or why auto took the exact one
+  const std::string share = std::to_string(probe_share).substr(0, 5);
   if (knn_recall < 1.0) {
-    knn_detail = ", recall " + std::to_string(knn_recall).substr(0, 5);
+    knn_detail = ", recall " + std::to_string(knn_recall).substr(0, 5) +
+                 (knn_mode == KnnMode::kClustered ? ", probe share " + share : "");
   } else if (clustered_recall > 0) {
     knn_detail = ", as the clustered kNN found " + std::to_string(clustered_recall).substr(0, 5) +
-                 " of the sample's exact kNN";
+                 " of the sample's exact kNN at probe share " + share;
   }
   char buf[1024];
   std::snprintf(buf, sizeof(buf),

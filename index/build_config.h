@@ -15,7 +15,8 @@ namespace ra {
 /// How the training queries' kNN is found (build step 1).
 enum class KnnMode : std::uint8_t {
   kAuto,       // kExact up to kExactKnnPairs keys x training queries, kClustered above unless
-               // it finds less than kMinClusteredRecall of a sample's exact kNN
+               // it finds less than kMinClusteredRecall of a sample's exact kNN at every probe
+               // share up to kMaxAutoProbeShare
   kExact,      // exact top-Kq over all keys (blocked scan)
   kBootstrap,  // exact for a sample, then beam search on a graph built from that sample
   kClustered,  // keys partitioned by k-means; each query scores its best probe_share of them
@@ -23,10 +24,13 @@ enum class KnnMode : std::uint8_t {
 /// kAuto's limit: 2^30 pairs (32K keys x 32K queries) take ~4 s exactly on 2 cores.
 inline constexpr double kExactKnnPairs = 1073741824.0;
 /// kAuto takes the clustered kNN only when it finds at least this share of the exact kNN of
-/// the build's sample of training queries; exact otherwise.
+/// the build's sample of training queries, doubling the probe share up to kMaxAutoProbeShare
+/// until it does; exact otherwise.
 inline constexpr double kMinClusteredRecall = 0.95;
-/// What kAuto means for n keys and m training queries; any other mode stands.
-KnnMode resolve_knn_mode(KnnMode mode, std::size_t n, std::size_t m) noexcept;
+inline constexpr double kMaxAutoProbeShare = 0.3;
+/// What kAuto means for n keys and m training queries (exact up to exact_pairs of them); any
+/// other mode stands.
+KnnMode resolve_knn_mode(KnnMode mode, std::size_t n, std::size_t m, double exact_pairs = kExactKnnPairs) noexcept;
 /// "auto", "exact", "bootstrap", "clustered".
 std::string_view knn_mode_name(KnnMode mode) noexcept;
 /// Parses knn_mode_name's names; false for anything else.
@@ -38,6 +42,7 @@ struct BuildConfig {
   std::uint32_t build_beam = 128;   // beam while linking keys by search (repair, insert, bootstrap)
   std::uint32_t num_entries = 64;   // search entry points (scored first by every search)
   KnnMode knn_mode = KnnMode::kAuto;
+  double auto_exact_pairs = kExactKnnPairs;  // kAuto: exact up to this many keys x training queries
   /// When set, replaces the CPU exact kNN in every step that needs one (the hub sample, the
   /// training queries in kExact mode, the held-out truth): e.g. gpu::exact_knn. Same contract
   /// as the CPU one: num_queries x k ids, best first.
@@ -76,6 +81,7 @@ struct BuildReport {
   KnnMode knn_mode = KnnMode::kExact;  // the mode used (kAuto resolved)
   double knn_recall = 1.0;            // measured on a sample in kBootstrap / kClustered mode; 1 when exact
   double clustered_recall = 0;        // kAuto fell back to exact: what the clustered kNN reached (else 0)
+  double probe_share = 0;             // kClustered: the share of partitions each query probed
   std::uint64_t train_used = 0;       // training queries that guided the build
   double cpu_s = 0;                   // process CPU time (user + system) during the build
   std::uint64_t peak_rss_bytes = 0;   // the process's peak resident memory after the build

@@ -207,7 +207,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   const MatrixView train_queries = sampled.rows() ? sampled.view() : all_train_queries;
   local.train_used = train_queries.rows;
   local.knn_mode = train_queries.rows < 2 ? KnnMode::kExact
-                                          : resolve_knn_mode(cfg.knn_mode, keys.rows, train_queries.rows);
+                                          : resolve_knn_mode(cfg.knn_mode, keys.rows, train_queries.rows, cfg.auto_exact_pairs);
   const bool want_hubs = cfg.max_hubs > 0 && train_queries.rows >= 16;
   std::optional<ClusteredKnn> clustered;
   if (want_hubs || local.knn_mode == KnnMode::kClustered) {
@@ -219,12 +219,19 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
     if (want_hubs) idx->hubs_ = detect_hubs(sample_knn, kq, keys.rows, cfg);
     if (local.knn_mode == KnnMode::kClustered) {
       // The clustered kNN is graded on the sample first; in auto mode a low recall (keys that
-      // sit in clusters whose centroids do not score, as on the real MiniLM head) means exact.
+      // sit in clusters whose centroids do not score, as on the real MiniLM head) doubles the
+      // probe share, and means exact where even kMaxAutoProbeShare does not reach it.
       cfg.report_progress("partitions");
       RA_ASSIGN_OR_RETURN(clustered, ClusteredKnn::over(idx->keys_, cfg.num_threads));
       std::vector<NodeId> approx;
-      RA_RETURN_IF_ERROR(clustered->solve(sample.view(), kq, cfg.probe_share, &approx));
-      local.knn_recall = recall_at_k<NodeId, NodeId>(approx, kq, sample_knn, kq, kq);
+      for (local.probe_share = cfg.probe_share;; local.probe_share *= 2) {
+        RA_RETURN_IF_ERROR(clustered->solve(sample.view(), kq, local.probe_share, &approx));
+        local.knn_recall = recall_at_k<NodeId, NodeId>(approx, kq, sample_knn, kq, kq);
+        if (cfg.knn_mode != KnnMode::kAuto || local.knn_recall >= kMinClusteredRecall ||
+            local.probe_share * 2 > kMaxAutoProbeShare) {
+          break;
+        }
+      }
       if (cfg.knn_mode == KnnMode::kAuto && local.knn_recall < kMinClusteredRecall) {
         local.clustered_recall = local.knn_recall;
         local.knn_recall = 1.0;
@@ -243,7 +250,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   if (local.knn_mode == KnnMode::kExact) {
     RA_RETURN_IF_ERROR(solve_exact(cfg, idx->keys_, train_queries, k_solve, &knn));
   } else if (local.knn_mode == KnnMode::kClustered) {
-    RA_RETURN_IF_ERROR(clustered->solve(train_queries, k_solve, cfg.probe_share, &knn));
+    RA_RETURN_IF_ERROR(clustered->solve(train_queries, k_solve, local.probe_share, &knn));
   } else {
     RA_RETURN_IF_ERROR(bootstrap_knn(idx->keys_, train_queries, k_solve, cfg, &knn, &local.knn_recall));
   }
@@ -292,6 +299,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
       local.knn_mode = step1.knn_mode;
       local.knn_recall = step1.knn_recall;
       local.clustered_recall = step1.clustered_recall;
+      local.probe_share = step1.probe_share;
       local.train_used = step1.train_used;
       idx->graph_ = std::move(plain->graph_);
       idx->entries_ = std::move(plain->entries_);

@@ -72,7 +72,8 @@ int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, doubl
               steps, query_gain, g_min_train, g_train_fraction,
               std::string(knn_mode_name(g_knn)).c_str());
   tools::Table t({"context", "build s/head", "index B/token", "KV B/token", "full ms", "top-k exact ms",
-                  "retrieval ms", "speedup vs top-k", "retrieval err", "top-k err", "mass", "keys scored"});
+                  "retrieval ms", "speedup vs top-k", "retrieval err", "top-k err", "mass", "top-k recall",
+                  "keys scored"});
   for (std::uint32_t n : sizes) {
     std::fprintf(stderr, "bench_decode: context %u...\n", n);
     auto layer = make_layer(n, g_kv_heads, 4, query_gain);
@@ -97,7 +98,7 @@ int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, doubl
                format("%.2f", full.latency_ms_mean), format("%.2f", topk.latency_ms_mean),
                format("%.3f", ret.latency_ms_mean), format("%.1fx", topk.latency_ms_mean / ret.latency_ms_mean),
                format("%.2f%%", 100 * ret.rel_error_mean), format("%.2f%%", 100 * topk.rel_error_mean),
-               format("%.3f", ret.mass_recall_mean),
+               format("%.3f", ret.mass_recall_mean), format("%.3f", ret.topk_recall_mean),
                format("%.0f", ret.scored_mean) + format(" (%.2f%%)", 100 * ret.scored_mean / n)});
   }
   std::printf("%s", t.render().c_str());

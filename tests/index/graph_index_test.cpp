@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -260,9 +261,32 @@ TEST(GraphIndex, ApproximateKnnModesAreMeasuredAndGood) {
                                    KeyOwnership::kCopy, &report).value();
     const std::string name(knn_mode_name(mode));
     EXPECT_EQ(report.knn_mode, mode) << name;
+    if (mode == KnnMode::kClustered) {
+      EXPECT_EQ(report.probe_share, cfg.probe_share);  // no doubling outside auto
+    }
     EXPECT_GT(report.knn_recall, 0.8) << name;
     EXPECT_LE(report.knn_recall, 1.0) << name;
     EXPECT_GE(recall(*index, data().keys.view(), 10, 64), exact_recall - 0.05) << name;
+  }
+  // Auto past its exact limit from a tiny probe share: the share doubles until the sample's
+  // recall reaches kMinClusteredRecall, or the build falls back to exact beyond kMaxAutoProbeShare.
+  BuildConfig automatic = small_config();
+  automatic.auto_exact_pairs = 1;
+  automatic.probe_share = 0.005;
+  BuildReport report;
+  ASSERT_TRUE(GraphIndex::build(data().keys.view(), data().train_queries.view(), automatic, KeyOwnership::kCopy,
+                                &report).ok());
+  std::printf("auto from probe share 0.005: %s at share %.3f, recall %.3f\n",
+              std::string(knn_mode_name(report.knn_mode)).c_str(), report.probe_share,
+              report.knn_mode == KnnMode::kClustered ? report.knn_recall : report.clustered_recall);
+  EXPECT_GT(report.probe_share, automatic.probe_share);  // 0.5% of the partitions is one: too few
+  if (report.knn_mode == KnnMode::kClustered) {
+    EXPECT_GE(report.knn_recall, kMinClusteredRecall);
+    EXPECT_LE(report.probe_share, kMaxAutoProbeShare);
+  } else {
+    EXPECT_EQ(report.knn_mode, KnnMode::kExact);
+    EXPECT_LT(report.clustered_recall, kMinClusteredRecall);
+    EXPECT_GT(report.probe_share * 2, kMaxAutoProbeShare);
   }
   BuildConfig bad = small_config();
   bad.probe_share = 0;

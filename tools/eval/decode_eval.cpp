@@ -32,7 +32,7 @@ double rel_error(const float* o, const float* ref, std::size_t d) {
 
 struct Accumulator {
   std::vector<double> errors;
-  double mass = 0, scored = 0, ms = 0;
+  double mass = 0, scored = 0, ms = 0, recall = 0;
   std::size_t samples = 0, steps = 0;
   MethodResult finish(const std::string& name) {
     MethodResult r;
@@ -41,6 +41,7 @@ struct Accumulator {
     r.rel_error_p99 = percentile(errors, 99.0);
     r.mass_recall_mean = mass / static_cast<double>(std::max<std::size_t>(1, samples));
     r.scored_mean = scored / static_cast<double>(std::max<std::size_t>(1, samples));
+    r.topk_recall_mean = recall / static_cast<double>(std::max<std::size_t>(1, samples));
     r.latency_ms_mean = ms / static_cast<double>(std::max<std::size_t>(1, steps));
     return r;
   }
@@ -173,6 +174,16 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
       topk.scored += len;
       retr.errors.push_back(rel_error(o_ret.data() + off, o_full.data() + off, d));
       retr.mass += mass_of(ret_ranges, trace.retrieved[h]);
+      // Recall of the exact top-k: a key counts when retrieval attends it (retrieved, or in the
+      // tail it scans); the exact top-k has it by definition.
+      std::size_t found = 0;
+      for (std::uint32_t j : top_ids[h]) {
+        found += (j >= trace.tail.begin && j < trace.tail.end) ||
+                 std::find(trace.retrieved[h].begin(), trace.retrieved[h].end(), j) != trace.retrieved[h].end();
+      }
+      retr.recall += top_ids[h].empty() ? 1.0 : static_cast<double>(found) / static_cast<double>(top_ids[h].size());
+      topk.recall += 1.0;
+      full.recall += 1.0;
       for (auto* a : {&full, &stat, &topk, &retr}) ++a->samples;
     }
     // The estimate's summaries count as the keys whose bytes they equal.

@@ -28,6 +28,7 @@ struct MethodResult {
   double rel_error_mean = 0, rel_error_p99 = 0;  // |o - o_full| / |o_full| over (step, head)
   double mass_recall_mean = 0;                   // full-softmax mass on the keys used
   double scored_mean = 0;                        // keys scored per head and step
+  double topk_recall_mean = 0;  // share of the exact top-k (outside the static set) it attends
   double latency_ms_mean = 0;                    // per step, all heads
 };
 
