@@ -40,6 +40,7 @@ def gen_sets(n):
         "gen-dim64-s3": base + ["--seed", "3", "--dim", "64"],
         "gen-scattered": base + ["--seed", "4", "--topics", "4096", "--segment", "8"],
         "gen-rope500k": base + ["--seed", "5", "--rope-theta", "500000"],
+        "gen-llama31": base + ["--seed", "8", "--rope-theta", "500000", "--rope-scale", "8"],
         "gen-keyvar": base + ["--seed", "6", "--key-bias", "24", "--outlier-scale", "12",
                               "--key-gain-min", "0.0005", "--no-sink"],
         "gaussian": ["--kind", "gaussian", "--n", str(n), "--train-queries", "10000",

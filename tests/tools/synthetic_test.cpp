@@ -106,6 +106,34 @@ TEST(Synthetic, InvalidSpecsAreRejected) {
   EXPECT_EQ(generate(s).status().code(), StatusCode::kInvalidArgument);
   s.n = 0;
   EXPECT_EQ(generate(s).status().code(), StatusCode::kInvalidArgument);
+  s = small_spec(SyntheticKind::kAttention);
+  s.rope_scale = 0.5;
+  EXPECT_EQ(generate(s).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Synthetic, Llama31RopeScalingSlowsOnlyTheLowFrequencies) {
+  // The same seed with and without scaling: the same vectors before RoPE, so every pair keeps
+  // its norm, the fastest pair (wavelength 2 pi, under 2048 tokens) its rotation, and the slowest
+  // pair (wavelength ~2.5M tokens, over 8192) turns 8x slower: at position t it lags by t (f - f/8).
+  SyntheticSpec s = small_spec(SyntheticKind::kAttention);
+  s.rope_theta = 500000;
+  const SyntheticData plain = generate(s).value();
+  s.rope_scale = 8;
+  const SyntheticData scaled = generate(s).value();
+  const std::size_t d = s.dim, last = d / 2 - 1;
+  const double f = std::pow(500000.0, -2.0 * static_cast<double>(last) / static_cast<double>(d));
+  for (std::size_t t = 1; t < 64; ++t) {
+    const float* a = plain.keys.f32_row(t);
+    const float* b = scaled.keys.f32_row(t);
+    EXPECT_EQ(a[0], b[0]) << t;
+    EXPECT_EQ(a[1], b[1]) << t;
+    for (std::size_t i = 0; i < d / 2; ++i) {
+      EXPECT_NEAR(std::hypot(a[2 * i], a[2 * i + 1]), std::hypot(b[2 * i], b[2 * i + 1]),
+                  1e-4 * (1 + std::hypot(a[2 * i], a[2 * i + 1])));
+    }
+    const double lag = std::atan2(a[2 * last + 1], a[2 * last]) - std::atan2(b[2 * last + 1], b[2 * last]);
+    EXPECT_NEAR(lag, static_cast<double>(t) * (f - f / 8), 2e-6) << t;
+  }
 }
 
 }  // namespace

@@ -44,6 +44,9 @@ Runner add_gen(CLI::App& app) {
   cmd->add_option("--outlier-scale", o->spec.outlier_scale, "attention: gain of the outlier key pairs")
       ->capture_default_str();
   cmd->add_option("--rope-theta", o->spec.rope_theta, "attention: RoPE base")->capture_default_str();
+  cmd->add_option("--rope-scale", o->spec.rope_scale,
+                  "attention: Llama-3.1 RoPE frequency scaling factor (8 in Llama 3.1; 1: none)")
+      ->capture_default_str();
   cmd->add_flag("!--no-sink", o->spec.attention_sink, "attention: no attention sink at token 0");
   cmd->add_option("--gt-k", o->gt_k, "Ground-truth neighbours per test query")->capture_default_str();
   cmd->add_option("--out", o->out, "Output directory (created if missing)")->required();

@@ -53,9 +53,22 @@ void matvec(const Matrix& m, const float* x, float* y) {
   simd::dot_rows(x, m.data(), DType::kF32, m.dim(), m.rows(), m.dim(), y);
 }
 
-void apply_rope(float* v, std::size_t dim, std::size_t pos, double theta) {
+// The rotation frequency of RoPE pair i, with Llama-3.1's scaling when scale != 1.
+double rope_frequency(std::size_t i, std::size_t dim, double theta, double scale) {
+  const double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(dim));
+  if (scale == 1.0) return freq;
+  constexpr double kOriginalContext = 8192, kLowFreqFactor = 1, kHighFreqFactor = 4;
+  constexpr double kPi = 3.14159265358979323846;
+  const double wavelength = 2 * kPi / freq;
+  if (wavelength < kOriginalContext / kHighFreqFactor) return freq;
+  if (wavelength > kOriginalContext / kLowFreqFactor) return freq / scale;
+  const double smooth = (kOriginalContext / wavelength - kLowFreqFactor) / (kHighFreqFactor - kLowFreqFactor);
+  return (1 - smooth) * freq / scale + smooth * freq;
+}
+
+void apply_rope(float* v, std::size_t dim, std::size_t pos, double theta, double scale) {
   for (std::size_t i = 0; i < dim / 2; ++i) {
-    const double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(dim));
+    const double freq = rope_frequency(i, dim, theta, scale);
     const double a = static_cast<double>(pos) * freq;
     const double c = std::cos(a), s = std::sin(a);
     const double x0 = v[2 * i], x1 = v[2 * i + 1];
@@ -185,7 +198,7 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
       for (std::size_t c = 0; c < dim; ++c) {
         q[c] = static_cast<float>(spec.query_gain) * (q_scale[c] * proj[c] + static_cast<float>(spec.query_noise) * mix[c]);
       }
-      apply_rope(q, dim, t, spec.rope_theta);
+      apply_rope(q, dim, t, spec.rope_theta, spec.rope_scale);
       for (std::size_t g = 1; g < spec.query_heads; ++g) {
         matvec(head_noise[g - 1], h.data(), mix.data());
         float* qg = d.position_queries[g - 1].f32_row(t);
@@ -193,12 +206,12 @@ Result<SyntheticData> generate_attention(const SyntheticSpec& spec) {
           qg[c] = static_cast<float>(spec.query_gain) *
                   (head_scale[g - 1][c] * proj[c] + static_cast<float>(spec.query_noise) * mix[c]);
         }
-        apply_rope(qg, dim, t, spec.rope_theta);
+        apply_rope(qg, dim, t, spec.rope_theta, spec.rope_scale);
       }
       if (t < spec.n) {
         float* k = d.keys.f32_row(t);
         for (std::size_t c = 0; c < dim; ++c) k[c] = key_gain[c] * proj[c] + key_bias[c];
-        apply_rope(k, dim, t, spec.rope_theta);
+        apply_rope(k, dim, t, spec.rope_theta, spec.rope_scale);
         matvec(w_value, h.data(), d.values.f32_row(t));
       }
     }
@@ -253,7 +266,8 @@ Status SyntheticSpec::validate() const {
                                     {"query_scale_sigma", query_scale_sigma}, {"query_noise", query_noise},
                                     {"query_gain", query_gain}, {"key_gain_min", key_gain_min},
                                     {"key_bias", key_bias}, {"outlier_scale", outlier_scale},
-                                    {"sink_strength", sink_strength}, {"rope_theta", rope_theta}}) {
+                                    {"sink_strength", sink_strength}, {"rope_theta", rope_theta},
+                                    {"rope_scale", rope_scale}}) {
     if (!std::isfinite(value)) {
       return Status::InvalidArgument(std::string("synthetic spec: ") + name + " must be finite, got " +
                                      std::to_string(value));
@@ -265,6 +279,8 @@ Status SyntheticSpec::validate() const {
     if (!(mean_segment >= 1.0)) return Status::InvalidArgument("mean_segment must be >= 1");
     if (!(key_gain_min > 0.0)) return Status::InvalidArgument("key_gain_min must be > 0");
     if (query_heads == 0) return Status::InvalidArgument("query_heads must be >= 1");
+    if (!(rope_theta > 1.0)) return Status::InvalidArgument("rope_theta must be > 1");
+    if (!(rope_scale >= 1.0)) return Status::InvalidArgument("rope_scale must be >= 1");
     if (n + num_queries > (std::size_t{1} << 31)) {
       return Status::InvalidArgument("n + queries must stay below 2^31 positions");
     }

@@ -49,6 +49,10 @@ struct SyntheticSpec {
   double outlier_scale = 4.0;
   double sink_strength = 1.2;     // mean sink score / mean best score of the other keys
   double rope_theta = 10000.0;
+  /// Llama-3.1 RoPE frequency scaling: pairs whose wavelength exceeds the original 8192-token
+  /// context rotate `rope_scale` times slower, those under 2048 tokens are kept, the band between
+  /// is blended (Meta's llama3 rule, low/high frequency factors 1 and 4). 1: no scaling.
+  double rope_scale = 1.0;
   bool attention_sink = true;
   std::size_t query_heads = 1;    // query heads sharing these keys (GQA group size)
 
