@@ -66,12 +66,14 @@ struct BuildConfig {
   bool self_tune = true;
   DType storage = DType::kF32;      // how an owning index stores keys (f32 or f16)
   std::uint32_t num_threads = 0;    // 0: all OpenMP threads
-  /// Called (from the building thread) as each build step starts; the library never prints.
-  std::function<void(std::string_view step)> progress;
+  /// Called (from the building thread) as each build step starts (done = 0) and, within the
+  /// training-query kNN, as each tenth of the queries is solved (done in (0, 1)); the library
+  /// never prints.
+  std::function<void(std::string_view step, double done)> progress;
 
   Status validate() const;
-  void report_progress(std::string_view step) const {
-    if (progress) progress(step);
+  void report_progress(std::string_view step, double done = 0) const {
+    if (progress) progress(step, done);
   }
 };
 

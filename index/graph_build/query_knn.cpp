@@ -23,7 +23,6 @@ constexpr std::size_t kClusterSize = 128;   // keys per k-means cluster, on aver
 constexpr std::size_t kSamplePerCluster = 32;  // k-means fits on about this many keys a cluster
 constexpr int kIterations = 4;
 constexpr std::size_t kQueryBlock = 64, kKeyBlock = 1024;  // as FlatIndex's tiles
-constexpr std::size_t kGroup = 8192;  // queries solved together (their top-k: ~26 MB at k = 100)
 constexpr std::size_t kFirstClusters = 4;  // probed first: each query's best, to raise its bar
 constexpr NodeId kNoNode = ~NodeId{0};
 
@@ -202,8 +201,8 @@ Status ClusteredKnn::solve(const MatrixView& queries, std::uint32_t k, double pr
     return Status::InvalidArgument("clustered kNN: k in [1, keys], matching dims, probe share in (0, 1]");
   }
   const std::size_t probes = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(probe_share * C)), 1, C);
-  // Groups of at most kGroup queries, at least one per thread.
-  const std::size_t group = std::clamp<std::size_t>((m + threads_ - 1) / threads_, 1, kGroup);
+  // Groups of at most kClusteredKnnGroup queries, at least one per thread.
+  const std::size_t group = std::clamp<std::size_t>((m + threads_ - 1) / threads_, 1, kClusteredKnnGroup);
   const std::size_t groups = (m + group - 1) / group;
   try {
     knn->assign(m * k, 0);

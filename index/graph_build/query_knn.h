@@ -14,6 +14,10 @@ namespace ra {
 Status exact_query_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
                        std::uint32_t num_threads, std::vector<NodeId>* knn);
 
+/// The clustered kNN solves at most this many queries together per thread (their top-k lists:
+/// ~26 MB at k = 100); callers that split the queries keep whole groups.
+inline constexpr std::size_t kClusteredKnnGroup = 8192;
+
 /// Approximate top-k keys of training queries (same layout as exact_query_knn). The keys are
 /// partitioned by k-means (about 128 keys a cluster), once; each query ranks the centroids by
 /// inner product and scores exactly the keys of its best `probe_share` of the clusters (more

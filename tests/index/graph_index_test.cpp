@@ -294,6 +294,40 @@ TEST(GraphIndex, ApproximateKnnModesAreMeasuredAndGood) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(GraphIndex, BuildReportsEachStepAndTheKnnsProgress) {
+  // More training queries than one chunk of the kNN holds on one thread (8192).
+  tools::SyntheticSpec spec;
+  spec.n = 1000;
+  spec.dim = 16;
+  spec.num_queries = 1;
+  spec.num_train = 1000;
+  spec.seed = 9;
+  const tools::SyntheticData small = tools::generate(spec).value();
+  Matrix train = Matrix::zeros(20000, spec.dim).value();  // the training queries, repeated
+  for (std::size_t i = 0; i < train.rows(); ++i) {
+    std::copy_n(small.train_queries.f32_row(i % spec.num_train), spec.dim, train.f32_row(i));
+  }
+  BuildConfig cfg = small_config();
+  cfg.num_threads = 1;
+  std::vector<std::pair<std::string, double>> calls;
+  cfg.progress = [&](std::string_view step, double done) { calls.emplace_back(std::string(step), done); };
+  ASSERT_TRUE(GraphIndex::build(small.keys.view(), train.view(), cfg).ok());
+  std::vector<double> knn;  // the kNN step's calls, in order
+  for (const auto& [step, done] : calls) {
+    EXPECT_GE(done, 0.0);
+    EXPECT_LT(done, 1.0);
+    if (step == "training-query kNN") {
+      knn.push_back(done);
+    } else {
+      EXPECT_EQ(done, 0.0) << step;  // only the kNN reports within its step
+    }
+  }
+  ASSERT_EQ(knn.size(), 3u);  // 20000 queries in chunks of 8192: starts at 0, 0.41 and 0.82
+  EXPECT_EQ(knn.front(), 0.0);
+  EXPECT_TRUE(std::is_sorted(knn.begin(), knn.end()));
+  EXPECT_EQ(std::set<double>(knn.begin(), knn.end()).size(), knn.size());
+}
+
 TEST(GraphIndex, BadInputsAreErrors) {
   const MatrixView keys = data().keys.view(), train = data().train_queries.view();
   BuildConfig bad = small_config();

@@ -83,6 +83,14 @@ TEST(ClusteredKnn, ProbingAShareFindsMostAndEveryRowIsValid) {
   std::vector<NodeId> two;
   ASSERT_TRUE(ClusteredKnn::over(data().keys.view(), 2)->solve(data().train_queries.view(), k, 0.3, &two).ok());
   EXPECT_EQ(knn, two);
+  // And the same when the queries come in slices (the build solves them in chunks to report
+  // progress): each query's list depends on that query alone.
+  const MatrixView all = data().train_queries.view();
+  std::vector<NodeId> first, rest;
+  ASSERT_TRUE(one.solve(all.slice_rows(0, 1024), k, 0.3, &first).ok());
+  ASSERT_TRUE(one.solve(all.slice_rows(1024, all.rows), k, 0.3, &rest).ok());
+  first.insert(first.end(), rest.begin(), rest.end());
+  EXPECT_EQ(first, knn);
   EXPECT_FALSE(one.solve(data().train_queries.view(), k, 0.0, &knn).ok());
   EXPECT_FALSE(one.solve(data().train_queries.view(), static_cast<std::uint32_t>(data().keys.rows() + 1), 0.5, &knn).ok());
 }

@@ -1,4 +1,6 @@
 // ra build: a query-guided graph index over keys, saved to one file.
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 
@@ -62,8 +64,15 @@ Runner add_build(CLI::App& app) {
       return fail("build", Status::Unsupported("--knn gpu: this ra was built without CUDA"));
 #endif
     }
-    o->cfg.progress = [](std::string_view step) {
-      std::fprintf(stderr, "ra build: %.*s...\n", static_cast<int>(step.size()), step.data());
+    // A step per line; within the kNN, its share done (rewritten in place on a terminal).
+    o->cfg.progress = [tty = isatty(2) != 0](std::string_view step, double done) {
+      const int len = static_cast<int>(step.size());
+      if (done == 0) {
+        std::fprintf(stderr, "%sra build: %.*s...\n", tty ? "\r\033[K" : "", len, step.data());
+      } else {
+        std::fprintf(stderr, tty ? "\rra build: %.*s %3.0f%%%s" : "ra build: %.*s %3.0f%%%s\n", len, step.data(),
+                     100 * done, tty ? "\033[K" : "");
+      }
     };
     if (Status s = check_outputs({o->out}); !s.ok()) return fail("build", s);
     auto keys = read_matrix(o->keys);
