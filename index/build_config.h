@@ -83,7 +83,8 @@ struct BuildReport {
   KnnMode knn_mode = KnnMode::kExact;  // the mode used (kAuto resolved)
   double knn_recall = 1.0;            // measured on a sample in kBootstrap / kClustered mode; 1 when exact
   double clustered_recall = 0;        // kAuto fell back to exact: what the clustered kNN reached (else 0)
-  double probe_share = 0;             // kClustered: the share of partitions each query probed
+  double probe_share = 0;             // kClustered: the share of partitions each query probed (kAuto
+                                      // fell back to exact: the last share it tried)
   std::uint64_t train_used = 0;       // training queries that guided the build
   double cpu_s = 0;                   // process CPU time (user + system) during the build
   std::uint64_t peak_rss_bytes = 0;   // the process's peak resident memory after the build
