@@ -22,17 +22,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+tools::SyntheticData attention_set(std::size_t n, std::size_t dim, std::size_t queries, std::size_t train,
+                                   std::uint64_t seed) {
+  tools::SyntheticSpec s;
+  s.n = n;
+  s.dim = dim;
+  s.num_queries = queries;
+  s.num_train = train;
+  s.seed = seed;
+  return tools::generate(s).value();
+}
+
 // A small out-of-distribution attention-like set, generated once.
 const tools::SyntheticData& data() {
-  static const tools::SyntheticData d = [] {
-    tools::SyntheticSpec s;
-    s.n = 4000;
-    s.dim = 32;
-    s.num_queries = 200;
-    s.num_train = 2000;
-    s.seed = 5;
-    return tools::generate(s).value();
-  }();
+  static const tools::SyntheticData d = attention_set(4000, 32, 200, 2000, 5);
   return d;
 }
 
@@ -296,16 +299,10 @@ TEST(GraphIndex, ApproximateKnnModesAreMeasuredAndGood) {
 
 TEST(GraphIndex, BuildReportsEachStepAndTheKnnsProgress) {
   // More training queries than one chunk of the kNN holds on one thread (8192).
-  tools::SyntheticSpec spec;
-  spec.n = 1000;
-  spec.dim = 16;
-  spec.num_queries = 1;
-  spec.num_train = 1000;
-  spec.seed = 9;
-  const tools::SyntheticData small = tools::generate(spec).value();
-  Matrix train = Matrix::zeros(20000, spec.dim).value();  // the training queries, repeated
+  const tools::SyntheticData small = attention_set(1000, 16, 1, 1000, 9);
+  Matrix train = Matrix::zeros(20000, 16).value();  // the training queries, repeated
   for (std::size_t i = 0; i < train.rows(); ++i) {
-    std::copy_n(small.train_queries.f32_row(i % spec.num_train), spec.dim, train.f32_row(i));
+    std::copy_n(small.train_queries.f32_row(i % 1000), 16, train.f32_row(i));
   }
   BuildConfig cfg = small_config();
   cfg.num_threads = 1;
