@@ -130,7 +130,7 @@ void score_pairs(const MatrixView& queries, std::size_t q0, const Partition& p,
 // scored in two passes: first each query's kFirstClusters best, after which its top-k keeps k
 // entries and its bar is the k-th of their scores, then the rest of its clusters, whose keys
 // now mostly fall below that bar. In one pass, clusters came in index order and every better
-// cluster refilled the top-k: four compactions a query, a quarter of the build. Allocates only
+// cluster refilled the top-k: four compactions a query, a fifth of the build. Allocates only
 // where tiny clusters make a probe list longer than `probes`.
 void solve_group(const MatrixView& queries, std::size_t q0, std::size_t q1, const std::vector<float>& centroids,
                  const Partition& p, std::size_t probes, std::uint32_t k, GroupScratch& s, NodeId* out) {
