@@ -12,11 +12,6 @@
 
 #include "simd/detail/kernel_table.h"
 
-
-
-
-
-
 namespace ra::simd::detail {
 
 template <class Arch>
@@ -132,11 +127,6 @@ struct WideTile {
   }
 };
 
-template <class Arch, class T>
-void wide_tile(const float* q, const T* const* rows, std::size_t dim, float* out) noexcept {
-  WideTile<Arch, T>::run(q, rows, dim, out);
-}
-
 /// How far ahead of the rows being scored the rows and gather kernels prefetch, in rows: 12 KiB
 /// rounded up to whole granules. On this project's AMD EPYC machines that keeps the rows kernel
 /// near the streaming read and enough misses in flight for gathers of 256- and 512-byte rows (a
@@ -171,7 +161,7 @@ void rows(const float* q, const void* base, std::size_t stride, std::size_t n, s
   for (; j + W <= n; j += W) {
     for (std::size_t b = j + ahead; b < n && b < j + ahead + W; ++b) prefetch_row<Arch>(r + b * stride, dim);
     for (std::size_t b = 0; b < W; ++b) p[b] = r + (j + b) * stride;
-    wide_tile<Arch, T>(q, p, dim, out + j);
+    WideTile<Arch, T>::run(q, p, dim, out + j);
   }
   for (; j < n; ++j) {
     p[0] = r + j * stride;
@@ -194,7 +184,7 @@ void gather(const float* q, const void* base, std::size_t stride, const std::uin
   for (; j + W <= n; j += W) {
     for (std::size_t k = j + ahead; k < n && k < j + ahead + W; ++k) prefetch_row<Arch>(r + ids[k] * stride, dim);
     for (std::size_t b = 0; b < W; ++b) p[b] = r + ids[j + b] * stride;
-    wide_tile<Arch, T>(q, p, dim, out + j);
+    WideTile<Arch, T>::run(q, p, dim, out + j);
   }
   for (; j < n; ++j) {
     p[0] = r + ids[j] * stride;

@@ -34,7 +34,7 @@ Runner add_build(CLI::App& app) {
   cmd->add_option("--knn", o->knn, "Training-query kNN: exact, bootstrap (exact on a sample, "
                                    "then graph search), clustered (k-means partitions, each query "
                                    "scores its best --probe-share of them), auto (exact up to 2^30 keys x "
-                                   "queries, clustered above unless it misses 5% of a sample's exact kNN), or gpu (exact, cuBLAS on the first CUDA device)")
+                                   "queries, clustered above, its probe share doubled up to 0.3 while it misses 5% of a sample's exact kNN, exact if it still does), or gpu (exact, cuBLAS on the first CUDA device)")
       ->check(CLI::IsMember({"auto", "exact", "bootstrap", "clustered", "gpu"}))
       ->capture_default_str();
   cmd->add_option("--max-train", o->cfg.max_train_queries,
