@@ -70,11 +70,10 @@ Status RetrievalDecoder::decode_step(const KvView& kv, const float* q, float sca
   const std::uint32_t win_begin = std::min(T, std::max(end, T > w ? T - w : 0u));
   const TokenRange sinks{0, std::min(sink, T)}, window{std::max(win_begin, sinks.end), T},
       tail{std::min(end, T), win_begin};
-  const TokenRange static_ranges[2] = {sinks, window};
   DecodeStats local;
 
   auto t = Clock::now();
-  RA_RETURN_IF_ERROR(dense_->launch(kv, q, num_q_heads_, static_ranges, scale, dense_o_.data(), dense_lse_.data()));
+  RA_RETURN_IF_ERROR(dense_->launch({kv, q, num_q_heads_, sinks, window, scale}, dense_o_.data(), dense_lse_.data()));
   local.dense_ms = ms_since(t);
   t = Clock::now();
   const std::int64_t hd = head_dim_;

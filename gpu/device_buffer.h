@@ -1,5 +1,6 @@
 #pragma once
-// Device memory without CUDA types in the header: allocation, copies, a stream and a fence,
+// Device and page-locked host memory without CUDA types in the header: allocation, copies, a
+// stream and a fence,
 // so that CPU-only code (tests, benchmarks, the engine API) can hold and fill device buffers.
 #include <cstddef>
 
@@ -28,6 +29,45 @@ class DeviceBuffer {
  private:
   void* data_ = nullptr;
   std::size_t bytes_ = 0;
+};
+
+/// Page-locked host memory (cudaMallocHost): what asynchronous copies to and from the device
+/// need to overlap with the CPU. Movable, not copyable.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  static Result<PinnedBuffer> allocate(std::size_t bytes);
+  PinnedBuffer(PinnedBuffer&& other) noexcept;
+  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer();
+
+  void* data() const noexcept { return data_; }
+  std::size_t bytes() const noexcept { return bytes_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+/// An owned non-blocking CUDA stream (a cudaStream_t as void*). Movable, not copyable.
+class Stream {
+ public:
+  Stream() = default;
+  static Result<Stream> create();
+  Stream(Stream&& other) noexcept;
+  Stream& operator=(Stream&& other) noexcept;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream();
+
+  void* handle() const noexcept { return stream_; }
+  /// Waits for everything queued on the stream so far.
+  Status synchronize() const;
+
+ private:
+  void* stream_ = nullptr;
 };
 
 /// Waits for all work on the current device.

@@ -8,8 +8,11 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <limits>
 #include <random>
 
+#include "attention/cpu_dense_backend.h"
 #include "attention/dense_attention.h"
 #include "index/vector_io.h"
 #include "attention/merge_state.h"
@@ -127,8 +130,10 @@ struct HeadStep {
 
 // Replays decoding: builds a decoder from the first `prefill` tokens, then decodes tokens
 // prefill .. prefill + steps - 1 one by one, the cache growing by one token per step.
+// `dense` makes the decoder's dense backend (the CPU one when null).
 std::vector<HeadStep> replay(const HeadsView& k, const HeadsView& v, const HeadsView& q, std::uint32_t prefill,
-                             std::uint32_t steps, const RetrievalConfig& cfg, std::uint64_t* keys_scored = nullptr) {
+                             std::uint32_t steps, const RetrievalConfig& cfg, std::uint64_t* keys_scored = nullptr,
+                             const std::function<std::unique_ptr<DenseAttentionBackend>()>& dense = nullptr) {
   auto cache = [&](std::uint32_t tokens) {
     KvView kv{k, v};
     kv.k.num_tokens = kv.v.num_tokens = tokens;
@@ -136,7 +141,7 @@ std::vector<HeadStep> replay(const HeadsView& k, const HeadsView& v, const Heads
   };
   HeadsView prefill_q = q;
   prefill_q.num_tokens = prefill;
-  auto decoder = RetrievalDecoder::build(cache(prefill), prefill_q, cfg);
+  auto decoder = RetrievalDecoder::build(cache(prefill), prefill_q, cfg, dense ? dense() : nullptr);
   EXPECT_TRUE(decoder.ok()) << decoder.status().to_string();
   if (!decoder.ok()) return {};
   const std::uint32_t d = k.head_dim, H = q.num_heads, group = H / k.num_heads;
@@ -207,6 +212,44 @@ TEST(RetrievalDecoder, RetrievingEveryKeyEqualsFullAttentionWhileDecoding) {
     EXPECT_LT(max_of(r, &HeadStep::retrieval_error), 1e-5);
     EXPECT_LT(max_of(r, &HeadStep::topk_error), 1e-5);  // the oracle agrees with itself
   }
+}
+
+// A backend that finishes only in wait(), as a GPU one does, and leaves NaN in the outputs
+// until then: a decoder that merged before waiting, or lost the step's arguments, would differ.
+class DeferredBackend final : public DenseAttentionBackend {
+ public:
+  Status launch(const DenseStep& step, float* o, float* lse) override {
+    step_ = step;
+    o_ = o;
+    lse_ = lse;
+    const std::size_t n = static_cast<std::size_t>(step.num_q_heads) * step.host.k.head_dim;
+    std::fill_n(o, n, std::numeric_limits<float>::quiet_NaN());
+    std::fill_n(lse, step.num_q_heads, std::numeric_limits<float>::quiet_NaN());
+    ++launches_;
+    return Status::OK();
+  }
+  Status wait() override { return cpu_.launch(step_, o_, lse_); }
+
+  static inline int launches_ = 0;
+
+ private:
+  CpuDenseBackend cpu_;
+  DenseStep step_;
+  float* o_ = nullptr;
+  float* lse_ = nullptr;
+};
+
+TEST(RetrievalDecoder, AnAsynchronousBackendGivesTheSameSteps) {
+  const Sequence s(2, 4, 300, 16);
+  const RetrievalConfig cfg = small_config(32);
+  const auto cpu = replay(s.keys(), s.values(), s.queries(), 240, 40, cfg);
+  DeferredBackend::launches_ = 0;
+  const auto deferred = replay(s.keys(), s.values(), s.queries(), 240, 40, cfg, nullptr,
+                               [] { return std::make_unique<DeferredBackend>(); });
+  EXPECT_EQ(DeferredBackend::launches_, 40);
+  ASSERT_EQ(cpu.size(), deferred.size());
+  ASSERT_EQ(cpu.size(), 40u * 4);
+  for (std::size_t i = 0; i < cpu.size(); ++i) EXPECT_EQ(cpu[i].output, deferred[i].output) << "step x head " << i;
 }
 
 TEST(RetrievalDecoder, PartialRetrievalIsCloseAndNeverWorseThanStaticAlone) {

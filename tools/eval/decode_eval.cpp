@@ -74,7 +74,12 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
   };
   attention::HeadsView prefill_q = queries;
   prefill_q.num_tokens = cfg.prefill;
-  RA_ASSIGN_OR_RETURN(auto decoder, attention::RetrievalDecoder::build(cache(cfg.prefill), prefill_q, cfg.retrieval));
+  std::unique_ptr<attention::DenseAttentionBackend> backend;
+  if (cfg.dense) {
+    RA_ASSIGN_OR_RETURN(backend, cfg.dense(full_kv, H));
+  }
+  RA_ASSIGN_OR_RETURN(auto decoder,
+                      attention::RetrievalDecoder::build(cache(cfg.prefill), prefill_q, cfg.retrieval, std::move(backend)));
 
   DecodeEvalResult result;
   result.steps = steps;
@@ -123,7 +128,7 @@ Result<DecodeEvalResult> evaluate_decode(const attention::HeadsView& keys,
     // Static set only, and static + exact top-k over the rest (a full scan).
     const TokenRange statics[2] = {trace.sinks, trace.window};
     t0 = Clock::now();
-    RA_RETURN_IF_ERROR(dense.launch(kv, q.data(), H, statics, scale, o_static.data(), lse_static.data()));
+    RA_RETURN_IF_ERROR(dense.launch({kv, q.data(), H, trace.sinks, trace.window, scale}, o_static.data(), lse_static.data()));
     const double static_ms = ms_since(t0);
     stat.ms += static_ms;
     t0 = Clock::now();

@@ -7,6 +7,7 @@
 // (the RetrievalDecoder).
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct DecodeEvalConfig {
   float scale = 0;            // softmax scale (0: 1/sqrt(head_dim))
   /// Called after each step with (steps done, total).
   std::function<void(std::uint32_t, std::uint32_t)> progress;
+  /// Makes the retrieval decoder's dense backend for (the cache, query heads); unset: the CPU one.
+  std::function<Result<std::unique_ptr<attention::DenseAttentionBackend>>(const attention::KvView&, std::uint32_t)>
+      dense;
 };
 
 struct MethodResult {

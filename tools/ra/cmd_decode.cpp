@@ -29,7 +29,7 @@ Result<attention::HeadsView> heads_of(const Tensor& t) {
 
 Runner add_decode(CLI::App& app) {
   struct Options {
-    std::string keys, values, queries, json, sharing = "kv", dtype = "f32";
+    std::string keys, values, queries, json, sharing = "kv", dtype = "f32", dense = "cpu";
     tools::DecodeEvalConfig cfg;
   };
   auto o = std::make_shared<Options>();
@@ -57,6 +57,7 @@ Runner add_decode(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", o->cfg.retrieval.num_threads, "Threads (0: all)")->capture_default_str();
   cmd->add_option("--json", o->json, "Write the results as JSON");
+  add_dense_option(cmd, o->dense);
   return [o] {
     if (Status s = check_outputs({o->json}); !s.ok()) return fail("decode", s);
     DType kv_type = DType::kF32;
@@ -80,14 +81,15 @@ Runner add_decode(CLI::App& app) {
     };
     std::fprintf(stderr, "ra decode: %u kv heads x %u query heads, %u tokens, dim %u; building indexes over %u prefill tokens...\n",
                  k->num_heads, q->num_heads, k->num_tokens, k->head_dim, o->cfg.prefill);
+    if (Status st = use_dense_backend(o->dense, &o->cfg); !st.ok()) return fail("decode", st);
     auto r = tools::evaluate_decode(*k, *v, *q, o->cfg);
     if (!r.ok()) return fail("decode", r.status());
     const auto& rc = o->cfg.retrieval;
     std::printf("%u kv heads, %u query heads, dim %u, %s KV; prefill %u, %u decode steps; sink %u, window %u, "
-                "top-%u, beam %u, one index per %s head (%zu MiB graph, built in %.2f s)\n\n",
+                "top-%u, beam %u, one index per %s head (%zu MiB graph, built in %.2f s); static set on the %s\n\n",
                 r->kv_heads, r->q_heads, r->head_dim, o->dtype.c_str(), o->cfg.prefill, r->steps, rc.static_set.num_sink,
                 rc.static_set.window, rc.top_k, rc.beam, o->sharing.c_str(),
-                static_cast<std::size_t>(r->index_bytes >> 20), r->build_s);
+                static_cast<std::size_t>(r->index_bytes >> 20), r->build_s, o->dense.c_str());
     tools::Table t({"method", "rel error mean", "rel error p99", "mass recalled", "top-k recall", "keys scored / head",
                     "ms / step"});
     for (const auto& m : r->methods) {
@@ -107,7 +109,7 @@ Runner add_decode(CLI::App& app) {
       nlohmann::json j = {{"steps", r->steps}, {"tokens", r->tokens},
                           {"settings", {{"prefill", o->cfg.prefill}, {"sink", rc.static_set.num_sink},
                                         {"window", rc.static_set.window}, {"top_k", rc.top_k}, {"beam", rc.beam},
-                                        {"sharing", o->sharing}, {"dtype", o->dtype}, {"kv_heads", r->kv_heads},
+                                        {"sharing", o->sharing}, {"dtype", o->dtype}, {"dense", o->dense}, {"kv_heads", r->kv_heads},
                                         {"q_heads", r->q_heads}, {"head_dim", r->head_dim},
                                         {"index_bytes", r->index_bytes}, {"build_s", r->build_s}}},
                           {"absorbed_tokens", r->absorbed_tokens}, {"absorb_ms", r->absorb_ms},

@@ -19,6 +19,7 @@ Runner add_demo(CLI::App& app) {
     std::uint32_t tokens = 65536, decode = 512, kv_heads = 4, group = 4, dim = 128, threads = 0;
     std::uint64_t seed = 1;
     double query_gain = 1.5;  // a sparse head: what retrieval attention is for
+    std::string dense = "cpu";
     tools::DecodeEvalConfig cfg;
   };
   auto o = std::make_shared<Options>();
@@ -32,6 +33,7 @@ Runner add_demo(CLI::App& app) {
   cmd->add_option("--top-k", o->cfg.retrieval.top_k, "Keys retrieved per head and step")->capture_default_str();
   add_beam_options(cmd, o->cfg.retrieval);
   add_estimate_options(cmd, o->cfg.retrieval);
+  add_dense_option(cmd, o->dense);
   cmd->add_option("--threads", o->threads, "Threads (0: all)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   cmd->add_option("--query-gain", o->query_gain, "Query scale: higher makes attention sparser")
@@ -42,6 +44,7 @@ Runner add_demo(CLI::App& app) {
     }
     o->cfg.retrieval.num_threads = o->cfg.retrieval.build.num_threads = o->threads;
     o->cfg.prefill = o->tokens - o->decode;
+    if (Status st = use_dense_backend(o->dense, &o->cfg); !st.ok()) return fail("demo", st);
     std::fprintf(stderr, "[1/3] generating one attention layer: %u tokens, %u KV heads x %u query heads, dim %u, f16 KV\n",
                  o->tokens, o->kv_heads, o->group, o->dim);
     tools::SyntheticSpec spec;
@@ -67,10 +70,11 @@ Runner add_demo(CLI::App& app) {
     const auto& rc = o->cfg.retrieval;
     std::printf("\nOne layer, %u-token context: %u KV heads x %u query heads, head dim %u, f16 KV cache.\n"
                 "Indexes over tokens %u..%u built in %.1f s (%.1f MiB of graph); then %u tokens decoded.\n"
-                "Static set: %u sinks + %u window; retrieval: top-%u keys per head, beam %u.\n\n",
+                "Static set: %u sinks + %u window (on the %s); retrieval: top-%u keys per head, beam %u.\n\n",
                 o->tokens, r->kv_heads, o->group, o->dim, rc.static_set.num_sink,
                 o->cfg.prefill - rc.static_set.window, r->build_s, static_cast<double>(r->index_bytes) / (1 << 20),
-                r->steps, rc.static_set.num_sink, rc.static_set.window, rc.top_k, rc.beam);
+                r->steps, rc.static_set.num_sink, rc.static_set.window, o->dense == "gpu" ? "GPU" : "CPU", rc.top_k,
+                rc.beam);
     const auto& topk = r->methods[2];
     tools::Table t({"method", "output error (mean)", "(p99)", "attention mass", "keys scored / head",
                     "ms / token", "vs exact top-k"});

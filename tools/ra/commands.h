@@ -11,6 +11,10 @@
 #include "attention/retrieval_config.h"
 #include "index/status.h"
 
+namespace ra::tools {
+struct DecodeEvalConfig;
+}
+
 namespace ra::cli {
 
 using Runner = std::function<int()>;
@@ -35,6 +39,12 @@ void add_estimate_options(CLI::App* cmd, attention::RetrievalConfig& cfg);
 
 /// --beam and --beam-recall: the retrieval search's beam, fixed or measured per index.
 void add_beam_options(CLI::App* cmd, attention::RetrievalConfig& cfg);
+
+/// --dense cpu|gpu: where the replayed decoder attends the static set.
+void add_dense_option(CLI::App* cmd, std::string& dense);
+/// For "gpu", gives cfg the CUDA backend (its sinks and window from cfg's static set); an error
+/// in a build without CUDA.
+Status use_dense_backend(const std::string& dense, tools::DecodeEvalConfig* cfg);
 
 /// check_writable for every non-empty output path, before the command's work starts.
 Status check_outputs(std::initializer_list<std::string> paths);

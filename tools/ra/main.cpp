@@ -4,7 +4,11 @@
 
 #include "index/atomic_file.h"
 #include "index/config.h"
+#include "tools/eval/decode_eval.h"
 #include "tools/ra/commands.h"
+#if RA_WITH_CUDA
+#include "gpu/cuda_dense_backend.h"
+#endif
 
 namespace ra::cli {
 
@@ -28,6 +32,30 @@ void add_beam_options(CLI::App* cmd, attention::RetrievalConfig& cfg) {
   cmd->add_option("--beam-recall", cfg.beam_recall,
                   "Measure each index's beam, from --beam up, to reach this recall@top-k on held-out "
                   "prefill queries (0: the fixed beam)")->capture_default_str();
+}
+
+void add_dense_option(CLI::App* cmd, std::string& dense) {
+  cmd->add_option("--dense", dense, "Where the static set (sinks + window) is attended: cpu, or gpu (the CUDA "
+                                    "backend: its device window filled from the cache while the CPU retrieves)")
+      ->check(CLI::IsMember({"cpu", "gpu"}))
+      ->capture_default_str();
+}
+
+Status use_dense_backend(const std::string& dense, tools::DecodeEvalConfig* cfg) {
+  if (dense != "gpu") return Status::OK();
+#if RA_WITH_CUDA
+  const attention::SinkWindow st = cfg->retrieval.static_set;
+  cfg->dense = [st](const attention::KvView& kv,
+                    std::uint32_t q_heads) -> Result<std::unique_ptr<attention::DenseAttentionBackend>> {
+    RA_ASSIGN_OR_RETURN(auto b, gpu::CudaDenseBackend::create(
+                                    q_heads, {kv.k.num_heads, kv.k.head_dim, kv.k.dtype, st.num_sink, st.window}));
+    return std::unique_ptr<attention::DenseAttentionBackend>(std::move(b));
+  };
+  return Status::OK();
+#else
+  static_cast<void>(cfg);
+  return Status::Unsupported("--dense gpu: this build has no CUDA (configure with -DRA_CUDA=ON)");
+#endif
 }
 
 Status check_outputs(std::initializer_list<std::string> paths) {
