@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,11 @@ class Cublas {
 }  // namespace
 
 Status exact_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k, std::vector<NodeId>* knn) {
+  return exact_knn_in_chunks(keys, queries, k, 0, knn);
+}
+
+Status exact_knn_in_chunks(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
+                           std::size_t max_device_keys, std::vector<NodeId>* knn) {
   RA_RETURN_IF_ERROR(validate_f32_matrix(keys, "keys"));
   RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
   if (keys.dim != queries.dim) return Status::InvalidArgument("gpu kNN: keys and queries differ in dimension");
@@ -142,38 +148,52 @@ Status exact_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_
   std::vector<float> key_copy, query_copy;
   const float* key_rows = dense_rows(keys, &key_copy);
   const float* query_rows = dense_rows(queries, &query_copy);
-  RA_ASSIGN_OR_RETURN(DeviceBuffer dkeys, DeviceBuffer::allocate(n * d * sizeof(float)));
-  RA_RETURN_IF_ERROR(dkeys.upload(key_rows, n * d * sizeof(float)));
+  // One call at a time per process: the chunk is sized by the memory free now (a decoder builds
+  // its KV heads' indexes in parallel threads, all of them calling here).
+  static std::mutex one_at_a_time;
+  const std::lock_guard<std::mutex> lock(one_at_a_time);
+  // Every query's running top-k stays on the device while the keys pass through in chunks.
   RA_ASSIGN_OR_RETURN(DeviceBuffer dq, DeviceBuffer::allocate(kQueryTile * d * sizeof(float)));
   RA_ASSIGN_OR_RETURN(DeviceBuffer dscores, DeviceBuffer::allocate(std::size_t{kQueryTile} * kKeyTile * sizeof(float)));
-  RA_ASSIGN_OR_RETURN(DeviceBuffer dbest_s, DeviceBuffer::allocate(std::size_t{kQueryTile} * k * sizeof(float)));
-  RA_ASSIGN_OR_RETURN(DeviceBuffer dbest_id, DeviceBuffer::allocate(std::size_t{kQueryTile} * k * sizeof(unsigned)));
+  RA_ASSIGN_OR_RETURN(DeviceBuffer dbest_s, DeviceBuffer::allocate(m * k * sizeof(float)));
+  RA_ASSIGN_OR_RETURN(DeviceBuffer dbest_id, DeviceBuffer::allocate(m * k * sizeof(unsigned)));
+  // The largest chunk of keys that fits in 90% of what is free now, whole key tiles.
+  std::size_t free_bytes = 0, total_bytes = 0;
+  RA_CUDA_RETURN(cudaMemGetInfo(&free_bytes, &total_bytes));
+  const std::size_t tile_bytes = std::size_t{kKeyTile} * d * sizeof(float);
+  std::size_t chunk = std::max<std::size_t>(1, free_bytes / 10 * 9 / tile_bytes) * kKeyTile;
+  if (max_device_keys > 0) chunk = std::max<std::size_t>(kKeyTile, max_device_keys / kKeyTile * kKeyTile);
+  chunk = std::min(chunk, n);
+  RA_ASSIGN_OR_RETURN(DeviceBuffer dkeys, DeviceBuffer::allocate(chunk * d * sizeof(float)));
   Cublas blas;
   RA_RETURN_IF_ERROR(blas.init());
-  knn->assign(m * k, 0);
-  std::vector<unsigned> ids(std::size_t{kQueryTile} * k);
+  init_kernel<<<256, 256>>>(static_cast<float*>(dbest_s.data()), static_cast<unsigned*>(dbest_id.data()), m * k);
+  RA_CUDA_RETURN(cudaGetLastError());
   const float one = 1.0f, zero = 0.0f;
-  for (std::size_t q0 = 0; q0 < m; q0 += kQueryTile) {
-    const auto nq = static_cast<unsigned>(std::min<std::size_t>(kQueryTile, m - q0));
-    RA_RETURN_IF_ERROR(dq.upload(query_rows + q0 * d, nq * d * sizeof(float)));
-    init_kernel<<<256, 256>>>(static_cast<float*>(dbest_s.data()), static_cast<unsigned*>(dbest_id.data()),
-                              std::size_t{nq} * k);
-    RA_CUDA_RETURN(cudaGetLastError());
-    for (std::size_t t0 = 0; t0 < n; t0 += kKeyTile) {
-      const auto nt = static_cast<unsigned>(std::min<std::size_t>(kKeyTile, n - t0));
-      // Column-major: scores (nt x nq, ld nt) = keys_tile^T (nt x d) * queries (d x nq), so
-      // column q (contiguous) holds query q's scores against the tile.
-      RA_CUBLAS_RETURN(cublasSgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(nt), static_cast<int>(nq),
-                                   static_cast<int>(d), &one, static_cast<const float*>(dkeys.data()) + t0 * d,
-                                   static_cast<int>(d), static_cast<const float*>(dq.data()), static_cast<int>(d),
-                                   &zero, static_cast<float*>(dscores.data()), static_cast<int>(nt)));
-      topk_kernel<<<nq, kThreads>>>(static_cast<const float*>(dscores.data()), nt, static_cast<unsigned>(t0), k,
-                                    static_cast<float*>(dbest_s.data()), static_cast<unsigned*>(dbest_id.data()));
-      RA_CUDA_RETURN(cudaGetLastError());
+  for (std::size_t c0 = 0; c0 < n; c0 += chunk) {
+    const std::size_t cn = std::min(chunk, n - c0);
+    RA_RETURN_IF_ERROR(dkeys.upload(key_rows + c0 * d, cn * d * sizeof(float)));
+    for (std::size_t q0 = 0; q0 < m; q0 += kQueryTile) {
+      const auto nq = static_cast<unsigned>(std::min<std::size_t>(kQueryTile, m - q0));
+      RA_RETURN_IF_ERROR(dq.upload(query_rows + q0 * d, nq * d * sizeof(float)));
+      for (std::size_t t0 = 0; t0 < cn; t0 += kKeyTile) {
+        const auto nt = static_cast<unsigned>(std::min<std::size_t>(kKeyTile, cn - t0));
+        // Column-major: scores (nt x nq, ld nt) = keys_tile^T (nt x d) * queries (d x nq), so
+        // column q (contiguous) holds query q's scores against the tile.
+        RA_CUBLAS_RETURN(cublasSgemm(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(nt), static_cast<int>(nq),
+                                     static_cast<int>(d), &one, static_cast<const float*>(dkeys.data()) + t0 * d,
+                                     static_cast<int>(d), static_cast<const float*>(dq.data()), static_cast<int>(d),
+                                     &zero, static_cast<float*>(dscores.data()), static_cast<int>(nt)));
+        topk_kernel<<<nq, kThreads>>>(static_cast<const float*>(dscores.data()), nt, static_cast<unsigned>(c0 + t0),
+                                      k, static_cast<float*>(dbest_s.data()) + q0 * k,
+                                      static_cast<unsigned*>(dbest_id.data()) + q0 * k);
+        RA_CUDA_RETURN(cudaGetLastError());
+      }
     }
-    RA_RETURN_IF_ERROR(dbest_id.download(ids.data(), std::size_t{nq} * k * sizeof(unsigned)));
-    std::copy_n(ids.begin(), std::size_t{nq} * k, knn->begin() + static_cast<std::ptrdiff_t>(q0 * k));
   }
+  std::vector<unsigned> ids(m * k);
+  RA_RETURN_IF_ERROR(dbest_id.download(ids.data(), ids.size() * sizeof(unsigned)));
+  knn->assign(ids.begin(), ids.end());
   return Status::OK();
 }
 

@@ -16,8 +16,13 @@ inline constexpr std::uint32_t kMaxGpuKnn = 2048;
 
 /// For every query (f32, m x d, host) the k best keys (f32, n x d, host; both dense or strided)
 /// by inner product, best first, ties to the smaller id (as FlatIndex): m x k ids into *knn.
-/// The keys must fit in device memory (with a 16384-key score tile per 1024 queries).
+/// Keys that do not fit in device memory pass through it in chunks (every query's running top-k
+/// stays on the device: m x k x 8 bytes, with a 16384-key score tile per 1024 queries).
 Status exact_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
                  std::vector<NodeId>* knn);
+/// exact_knn with at most max_device_keys keys (whole 16384-key tiles, at least one) on the
+/// device at a time; 0: as many as 90% of the free device memory holds.
+Status exact_knn_in_chunks(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
+                           std::size_t max_device_keys, std::vector<NodeId>* knn);
 
 }  // namespace ra::gpu

@@ -83,7 +83,11 @@ std::string BuildReport::to_string() const {
                 "without out-edges before repair; %llu keys repaired; %llu unreachable\n"
                 "memory: graph %.1f MiB, vectors %.1f MiB; %llu training queries used; %.1f "
                 "process CPU s; process peak RSS %.0f MiB",
-                total_s, std::string(knn_mode_name(knn_mode)).c_str(), knn_s, knn_detail.c_str(),
+                total_s,
+                (std::string(knn_mode_name(knn_mode)) +
+                 (knn_mode == KnnMode::kExact && !knn_device.empty() ? " on the " + knn_device : std::string()))
+                    .c_str(),
+                knn_s, knn_detail.c_str(),
                 projection_s, reverse_s, connectivity_s, static_cast<unsigned long long>(edges),
                 mean_degree, min_degree, max_degree, static_cast<unsigned long long>(pivots),
                 static_cast<unsigned long long>(hubs),

@@ -49,6 +49,8 @@ struct BuildConfig {
   std::function<Status(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
                        std::vector<NodeId>* knn)>
       exact_knn;
+  /// Where exact_knn runs, for the report ("gpu"); empty: the CPU.
+  std::string exact_knn_device;
   /// At most this many training queries guide the build (0: all), evenly spaced over the
   /// given ones: neighbouring positions ask nearly the same, and the exact kNN costs m x n.
   std::uint32_t max_train_queries = 0;
@@ -81,6 +83,7 @@ struct BuildConfig {
 struct BuildReport {
   double knn_s = 0, projection_s = 0, reverse_s = 0, connectivity_s = 0, total_s = 0;
   KnnMode knn_mode = KnnMode::kExact;  // the mode used (kAuto resolved)
+  std::string knn_device;              // BuildConfig::exact_knn_device when it ran the exact kNN
   double knn_recall = 1.0;            // measured on a sample in kBootstrap / kClustered mode; 1 when exact
   double clustered_recall = 0;        // kAuto fell back to exact: what the clustered kNN reached (else 0)
   double probe_share = 0;             // kClustered: the share of partitions each query probed (kAuto

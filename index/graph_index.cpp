@@ -227,6 +227,7 @@ Result<std::unique_ptr<GraphIndex>> GraphIndex::build(const MatrixView& keys,
   }
   const MatrixView train_queries = sampled.rows() ? sampled.view() : all_train_queries;
   local.train_used = train_queries.rows;
+  local.knn_device = cfg.exact_knn ? cfg.exact_knn_device : std::string();
   local.knn_mode = train_queries.rows < 2 ? KnnMode::kExact
                                           : resolve_knn_mode(cfg.knn_mode, keys.rows, train_queries.rows, cfg.auto_exact_pairs);
   const bool want_hubs = cfg.max_hubs > 0 && train_queries.rows >= 16;

@@ -48,6 +48,15 @@ TEST_F(GpuKnn, EqualsTheCpuExactKnn) {
   }
 }
 
+TEST_F(GpuKnn, KeysStreamedInChunksGiveTheSameLists) {
+  // 40000 keys through 16384-key chunks (three, the last partial) against all at once.
+  const Matrix keys = random_rows(40000, 32, 8, false), queries = random_rows(1500, 32, 9, false);
+  std::vector<NodeId> whole, chunked;
+  ASSERT_TRUE(exact_knn(keys.view(), queries.view(), 100, &whole).ok());
+  ASSERT_TRUE(exact_knn_in_chunks(keys.view(), queries.view(), 100, 16384, &chunked).ok());
+  EXPECT_EQ(whole, chunked);
+}
+
 TEST_F(GpuKnn, BuildsAnIndexAsGoodAsTheCpuKnn) {
   const Matrix keys = random_rows(8000, 32, 3, false), train = random_rows(4000, 32, 4, false);
   const Matrix queries = random_rows(300, 32, 7, false);

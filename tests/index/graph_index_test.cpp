@@ -325,6 +325,31 @@ TEST(GraphIndex, BuildReportsEachStepAndTheKnnsProgress) {
   EXPECT_EQ(std::set<double>(knn.begin(), knn.end()).size(), knn.size());
 }
 
+TEST(GraphIndex, AnExactKnnProviderIsUsedAndNamedInTheReport) {
+  // A provider with the CPU's contract (FlatIndex's lists) builds the same graph as the CPU
+  // kNN, and the report names where it ran (as with gpu::exact_knn and "gpu").
+  BuildConfig plain = small_config(), provided = small_config();
+  plain.knn_mode = provided.knn_mode = KnnMode::kExact;
+  int calls = 0;
+  provided.exact_knn = [&](const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
+                           std::vector<NodeId>* knn) {
+    ++calls;
+    SearchResults r;
+    RA_RETURN_IF_ERROR(FlatIndex::over(keys)->search(queries, {k}, &r));
+    knn->assign(r.ids.begin(), r.ids.end());
+    return Status::OK();
+  };
+  provided.exact_knn_device = "test device";
+  BuildReport a, b;
+  auto x = GraphIndex::build(data().keys.view(), data().train_queries.view(), plain, KeyOwnership::kCopy, &a);
+  auto y = GraphIndex::build(data().keys.view(), data().train_queries.view(), provided, KeyOwnership::kCopy, &b);
+  ASSERT_TRUE(x.ok() && y.ok());
+  EXPECT_GT(calls, 0);
+  EXPECT_EQ((*x)->graph().slots(), (*y)->graph().slots());
+  EXPECT_NE(b.to_string().find("knn exact on the test device"), std::string::npos) << b.to_string();
+  EXPECT_EQ(a.to_string().find(" on the "), std::string::npos) << a.to_string();
+}
+
 TEST(GraphIndex, BadInputsAreErrors) {
   const MatrixView keys = data().keys.view(), train = data().train_queries.view();
   BuildConfig bad = small_config();

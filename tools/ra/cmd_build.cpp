@@ -8,10 +8,6 @@
 #include "index/graph_index.h"
 #include "index/vector_io.h"
 #include "tools/ra/commands.h"
-#if RA_WITH_CUDA
-#include "gpu/device_info.h"
-#include "gpu/knn.h"
-#endif
 
 namespace ra::cli {
 
@@ -56,13 +52,9 @@ Runner add_build(CLI::App& app) {
   return [o] {
     parse_dtype(o->dtype, &o->cfg.storage);
     if (!parse_knn_mode(o->knn, &o->cfg.knn_mode)) o->cfg.knn_mode = KnnMode::kExact;  // "gpu": exact, on the device
-    if (o->knn == "gpu") {
-#if RA_WITH_CUDA
-      if (!gpu::cuda_available()) return fail("build", Status::Unsupported("--knn gpu: no CUDA device on this machine"));
-      o->cfg.exact_knn = gpu::exact_knn;
-#else
-      return fail("build", Status::Unsupported("--knn gpu: this ra was built without CUDA"));
-#endif
+    if (o->knn == "gpu" && !use_gpu_knn(&o->cfg)) {
+      return fail("build", Status::Unsupported(RA_WITH_CUDA ? "--knn gpu: no CUDA device on this machine"
+                                                            : "--knn gpu: this ra was built without CUDA"));
     }
     // A step per line; within the kNN, its share done (rewritten in place on a terminal).
     o->cfg.progress = [tty = isatty(2) != 0](std::string_view step, double done) {

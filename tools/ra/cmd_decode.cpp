@@ -82,14 +82,16 @@ Runner add_decode(CLI::App& app) {
     std::fprintf(stderr, "ra decode: %u kv heads x %u query heads, %u tokens, dim %u; building indexes over %u prefill tokens...\n",
                  k->num_heads, q->num_heads, k->num_tokens, k->head_dim, o->cfg.prefill);
     if (Status st = use_dense_backend(o->dense, &o->cfg); !st.ok()) return fail("decode", st);
+    const bool gpu_knn = use_gpu_knn(&o->cfg.retrieval.build);
     auto r = tools::evaluate_decode(*k, *v, *q, o->cfg);
     if (!r.ok()) return fail("decode", r.status());
     const auto& rc = o->cfg.retrieval;
     std::printf("%u kv heads, %u query heads, dim %u, %s KV; prefill %u, %u decode steps; sink %u, window %u, "
-                "top-%u, beam %u, one index per %s head (%zu MiB graph, built in %.2f s); static set on the %s\n\n",
+                "top-%u, beam %u, one index per %s head (%zu MiB graph, built in %.2f s%s); static set on the %s\n\n",
                 r->kv_heads, r->q_heads, r->head_dim, o->dtype.c_str(), o->cfg.prefill, r->steps, rc.static_set.num_sink,
                 rc.static_set.window, rc.top_k, rc.beam, o->sharing.c_str(),
-                static_cast<std::size_t>(r->index_bytes >> 20), r->build_s, o->dense.c_str());
+                static_cast<std::size_t>(r->index_bytes >> 20), r->build_s, gpu_knn ? ", training-query kNN on the GPU" : "",
+                o->dense.c_str());
     tools::Table t({"method", "rel error mean", "rel error p99", "mass recalled", "top-k recall", "keys scored / head",
                     "ms / step"});
     for (const auto& m : r->methods) {

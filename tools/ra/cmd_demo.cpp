@@ -45,6 +45,7 @@ Runner add_demo(CLI::App& app) {
     o->cfg.retrieval.num_threads = o->cfg.retrieval.build.num_threads = o->threads;
     o->cfg.prefill = o->tokens - o->decode;
     if (Status st = use_dense_backend(o->dense, &o->cfg); !st.ok()) return fail("demo", st);
+    const bool gpu_knn = use_gpu_knn(&o->cfg.retrieval.build);
     std::fprintf(stderr, "[1/3] generating one attention layer: %u tokens, %u KV heads x %u query heads, dim %u, f16 KV\n",
                  o->tokens, o->kv_heads, o->group, o->dim);
     tools::SyntheticSpec spec;
@@ -69,11 +70,11 @@ Runner add_demo(CLI::App& app) {
 
     const auto& rc = o->cfg.retrieval;
     std::printf("\nOne layer, %u-token context: %u KV heads x %u query heads, head dim %u, f16 KV cache.\n"
-                "Indexes over tokens %u..%u built in %.1f s (%.1f MiB of graph); then %u tokens decoded.\n"
+                "Indexes over tokens %u..%u built in %.1f s (%.1f MiB of graph%s); then %u tokens decoded.\n"
                 "Static set: %u sinks + %u window (on the %s); retrieval: top-%u keys per head, beam %u.\n\n",
                 o->tokens, r->kv_heads, o->group, o->dim, rc.static_set.num_sink,
                 o->cfg.prefill - rc.static_set.window, r->build_s, static_cast<double>(r->index_bytes) / (1 << 20),
-                r->steps, rc.static_set.num_sink, rc.static_set.window, o->dense == "gpu" ? "GPU" : "CPU", rc.top_k,
+                gpu_knn ? ", training-query kNN on the GPU" : "", r->steps, rc.static_set.num_sink, rc.static_set.window, o->dense == "gpu" ? "GPU" : "CPU", rc.top_k,
                 rc.beam);
     const auto& topk = r->methods[2];
     tools::Table t({"method", "output error (mean)", "(p99)", "attention mass", "keys scored / head",

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "attention/retrieval_config.h"
+#include "index/build_config.h"
 #include "index/status.h"
 
 namespace ra::tools {
@@ -45,6 +46,10 @@ void add_dense_option(CLI::App* cmd, std::string& dense);
 /// For "gpu", gives cfg the CUDA backend (its sinks and window from cfg's static set); an error
 /// in a build without CUDA.
 Status use_dense_backend(const std::string& dense, tools::DecodeEvalConfig* cfg);
+
+/// When a CUDA device is present, the build's exact kNN runs on it (gpu::exact_knn; `auto`
+/// then always takes the exact kNN) and the report says so; false, and cfg unchanged, otherwise.
+bool use_gpu_knn(BuildConfig* cfg);
 
 /// check_writable for every non-empty output path, before the command's work starts.
 Status check_outputs(std::initializer_list<std::string> paths);

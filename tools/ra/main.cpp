@@ -1,5 +1,6 @@
 // ra: build, query and benchmark out-of-distribution MIPS indexes and retrieval attention.
 #include <cstdio>
+#include <limits>
 #include <map>
 
 #include "index/atomic_file.h"
@@ -8,6 +9,8 @@
 #include "tools/ra/commands.h"
 #if RA_WITH_CUDA
 #include "gpu/cuda_dense_backend.h"
+#include "gpu/device_info.h"
+#include "gpu/knn.h"
 #endif
 
 namespace ra::cli {
@@ -55,6 +58,19 @@ Status use_dense_backend(const std::string& dense, tools::DecodeEvalConfig* cfg)
 #else
   static_cast<void>(cfg);
   return Status::Unsupported("--dense gpu: this build has no CUDA (configure with -DRA_CUDA=ON)");
+#endif
+}
+
+bool use_gpu_knn(BuildConfig* cfg) {
+#if RA_WITH_CUDA
+  if (!gpu::cuda_available()) return false;
+  cfg->exact_knn = gpu::exact_knn;
+  cfg->exact_knn_device = "gpu";
+  cfg->auto_exact_pairs = std::numeric_limits<double>::infinity();  // exact costs little there
+  return true;
+#else
+  static_cast<void>(cfg);
+  return false;
 #endif
 }
 
