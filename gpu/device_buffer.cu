@@ -53,53 +53,27 @@ Status DeviceBuffer::fill_zero() {
 Result<PinnedBuffer> PinnedBuffer::allocate(std::size_t bytes) {
   PinnedBuffer b;
   if (bytes == 0) return Result<PinnedBuffer>(std::move(b));
-  RA_CUDA_RETURN(cudaMallocHost(&b.data_, bytes));
+  void* p = nullptr;
+  RA_CUDA_RETURN(cudaMallocHost(&p, bytes));
+  b.data_.reset(p);
   b.bytes_ = bytes;
   return Result<PinnedBuffer>(std::move(b));
 }
 
-PinnedBuffer::PinnedBuffer(PinnedBuffer&& other) noexcept : data_(other.data_), bytes_(other.bytes_) {
-  other.data_ = nullptr;
-  other.bytes_ = 0;
-}
-
-PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
-  if (this != &other) {
-    if (data_ != nullptr) cudaFreeHost(data_);
-    data_ = std::exchange(other.data_, nullptr);
-    bytes_ = std::exchange(other.bytes_, 0);
-  }
-  return *this;
-}
-
-PinnedBuffer::~PinnedBuffer() {
-  if (data_ != nullptr) cudaFreeHost(data_);
-}
+void PinnedBuffer::Free::operator()(void* p) const noexcept { cudaFreeHost(p); }
 
 Result<Stream> Stream::create() {
   Stream s;
   cudaStream_t handle = nullptr;
   RA_CUDA_RETURN(cudaStreamCreateWithFlags(&handle, cudaStreamNonBlocking));
-  s.stream_ = handle;
+  s.stream_.reset(handle);
   return Result<Stream>(std::move(s));
 }
 
-Stream::Stream(Stream&& other) noexcept : stream_(std::exchange(other.stream_, nullptr)) {}
-
-Stream& Stream::operator=(Stream&& other) noexcept {
-  if (this != &other) {
-    if (stream_ != nullptr) cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
-    stream_ = std::exchange(other.stream_, nullptr);
-  }
-  return *this;
-}
-
-Stream::~Stream() {
-  if (stream_ != nullptr) cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
-}
+void Stream::Destroy::operator()(void* s) const noexcept { cudaStreamDestroy(static_cast<cudaStream_t>(s)); }
 
 Status Stream::synchronize() const {
-  RA_CUDA_RETURN(cudaStreamSynchronize(static_cast<cudaStream_t>(stream_)));
+  RA_CUDA_RETURN(cudaStreamSynchronize(static_cast<cudaStream_t>(stream_.get())));
   return Status::OK();
 }
 

@@ -3,6 +3,7 @@
 // stream and a fence,
 // so that CPU-only code (tests, benchmarks, the engine API) can hold and fill device buffers.
 #include <cstddef>
+#include <memory>
 
 #include "../index/result.h"
 
@@ -37,17 +38,14 @@ class PinnedBuffer {
  public:
   PinnedBuffer() = default;
   static Result<PinnedBuffer> allocate(std::size_t bytes);
-  PinnedBuffer(PinnedBuffer&& other) noexcept;
-  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer();
-
-  void* data() const noexcept { return data_; }
-  std::size_t bytes() const noexcept { return bytes_; }
+  void* data() const noexcept { return data_.get(); }
+  std::size_t bytes() const noexcept { return data_ ? bytes_ : 0; }
 
  private:
-  void* data_ = nullptr;
+  struct Free {
+    void operator()(void* p) const noexcept;
+  };
+  std::unique_ptr<void, Free> data_;
   std::size_t bytes_ = 0;
 };
 
@@ -56,18 +54,15 @@ class Stream {
  public:
   Stream() = default;
   static Result<Stream> create();
-  Stream(Stream&& other) noexcept;
-  Stream& operator=(Stream&& other) noexcept;
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  ~Stream();
-
-  void* handle() const noexcept { return stream_; }
+  void* handle() const noexcept { return stream_.get(); }
   /// Waits for everything queued on the stream so far.
   Status synchronize() const;
 
  private:
-  void* stream_ = nullptr;
+  struct Destroy {
+    void operator()(void* s) const noexcept;
+  };
+  std::unique_ptr<void, Destroy> stream_;
 };
 
 /// Waits for all work on the current device.
