@@ -106,11 +106,14 @@ __global__ void init_kernel(float* s, unsigned* id, size_t count) {
   }
 }
 
-// Dense f32 rows of a host view (a copy only when strided).
+// Dense f32 rows of a host view: the view itself when it is dense f32, else a converted copy
+// (f16 / bf16 keys widen exactly, so the GEMM sees the values the CPU kernels score).
 const float* dense_rows(const MatrixView& m, std::vector<float>* copy) {
-  if (m.stride == m.dim) return m.f32_row(0);
+  if (m.dtype == DType::kF32 && m.stride == m.dim) return m.f32_row(0);
   copy->resize(m.rows * m.dim);
-  for (std::size_t r = 0; r < m.rows; ++r) std::copy_n(m.f32_row(r), m.dim, copy->data() + r * m.dim);
+  for (std::size_t r = 0; r < m.rows; ++r) {
+    convert_to_f32(m.row_bytes(r), m.dtype, m.dim, copy->data() + r * m.dim);
+  }
   return copy->data();
 }
 
@@ -137,9 +140,7 @@ Status exact_knn(const MatrixView& keys, const MatrixView& queries, std::uint32_
 
 Status exact_knn_in_chunks(const MatrixView& keys, const MatrixView& queries, std::uint32_t k,
                            std::size_t max_device_keys, std::vector<NodeId>* knn) {
-  RA_RETURN_IF_ERROR(validate_f32_matrix(keys, "keys"));
-  RA_RETURN_IF_ERROR(validate_f32_matrix(queries, "queries"));
-  if (keys.dim != queries.dim) return Status::InvalidArgument("gpu kNN: keys and queries differ in dimension");
+  RA_RETURN_IF_ERROR(validate_keys_and_queries(keys, queries));
   if (k == 0 || k > kMaxGpuKnn || k > keys.rows) {
     return Status::InvalidArgument("gpu kNN: k must be in [1, min(" + std::to_string(kMaxGpuKnn) + ", n)], got " +
                                    std::to_string(k));

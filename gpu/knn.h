@@ -14,7 +14,8 @@ namespace ra::gpu {
 /// The largest k gpu_exact_knn takes.
 inline constexpr std::uint32_t kMaxGpuKnn = 2048;
 
-/// For every query (f32, m x d, host) the k best keys (f32, n x d, host; both dense or strided)
+/// For every query (f32, m x d, host) the k best keys (n x d, host, f32 / f16 / bf16, scored
+/// as their f32 values; both dense or strided)
 /// by inner product, best first, ties to the smaller id (as FlatIndex): m x k ids into *knn.
 /// Keys that do not fit in device memory pass through it in chunks (every query's running top-k
 /// stays on the device: m x k x 8 bytes, with a 16384-key score tile per 1024 queries).

@@ -48,6 +48,21 @@ TEST_F(GpuKnn, EqualsTheCpuExactKnn) {
   }
 }
 
+TEST_F(GpuKnn, HalfPrecisionKeysScoreAsTheirF32Values) {
+  const Matrix keys = random_rows(20000, 32, 10, false), queries = random_rows(500, 32, 11, false);
+  for (DType t : {DType::kF16, DType::kBF16}) {
+    std::vector<std::uint16_t> narrow(keys.rows() * 32);
+    convert_from_f32(keys.f32_row(0), narrow.size(), t, narrow.data());
+    Matrix widened = Matrix::zeros(keys.rows(), 32).value();
+    convert_to_f32(narrow.data(), t, narrow.size(), widened.f32_row(0));
+    const MatrixView half{narrow.data(), t, keys.rows(), 32, 32};
+    std::vector<NodeId> from_half, from_f32;
+    ASSERT_TRUE(exact_knn(half, queries.view(), 50, &from_half).ok());
+    ASSERT_TRUE(exact_knn(widened.view(), queries.view(), 50, &from_f32).ok());
+    EXPECT_EQ(from_half, from_f32) << dtype_name(t);
+  }
+}
+
 TEST_F(GpuKnn, KeysStreamedInChunksGiveTheSameLists) {
   // 40000 keys through 16384-key chunks (three, the last partial) against all at once.
   const Matrix keys = random_rows(40000, 32, 8, false), queries = random_rows(1500, 32, 9, false);
