@@ -32,6 +32,10 @@ Result<std::unique_ptr<CudaDenseBackend>> CudaDenseBackend::create(std::uint32_t
   return Result<std::unique_ptr<CudaDenseBackend>>(std::move(b));
 }
 
+CudaDenseBackend::~CudaDenseBackend() {
+  if (in_flight_) static_cast<void>(stream_.synchronize());
+}
+
 Status CudaDenseBackend::catch_up(const attention::KvView& host) {
   const WindowShape& w = window_.shape();
   const std::uint32_t T = host.k.num_tokens, have = window_.size();

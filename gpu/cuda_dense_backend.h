@@ -22,6 +22,9 @@ class CudaDenseBackend final : public attention::DenseAttentionBackend {
   /// current device.
   static Result<std::unique_ptr<CudaDenseBackend>> create(std::uint32_t num_q_heads, const WindowShape& shape);
 
+  /// Waits for a launch still in flight (its copies target buffers freed here).
+  ~CudaDenseBackend() override;
+
   Status launch(const attention::DenseStep& step, float* o, float* lse) override;
   Status wait() override;
 

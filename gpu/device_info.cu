@@ -1,6 +1,4 @@
-#include <cublas_api.h>
-#include <cuda_runtime.h>
-
+#include "gpu/cuda_check.h"
 #include "gpu/device_info.h"
 
 namespace ra::gpu {
@@ -14,19 +12,15 @@ Result<std::vector<DeviceInfo>> list_devices() {
   }
   if (err != cudaSuccess) {
     cudaGetLastError();
-    return Status::Internal(std::string("cudaGetDeviceCount: ") + cudaGetErrorName(err) + " (" +
-                            cudaGetErrorString(err) + ")");
+    return detail::cuda_status(err, "cudaGetDeviceCount(&count)");
   }
   std::vector<DeviceInfo> out;
   for (int i = 0; i < count; ++i) {
     cudaDeviceProp prop{};
-    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) {
-      return Status::Internal(std::string("cudaGetDeviceProperties failed for device ") +
-                              std::to_string(i));
-    }
+    RA_CUDA_RETURN(cudaGetDeviceProperties(&prop, i));
     int clock_khz = 0, bus_bits = 0;
-    cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, i);
-    cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, i);
+    RA_CUDA_RETURN(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, i));
+    RA_CUDA_RETURN(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, i));
     out.push_back({i, prop.name, prop.totalGlobalMem, prop.major, prop.minor, prop.multiProcessorCount,
                    2.0 * clock_khz * 1e3 * bus_bits / 8.0});
   }
