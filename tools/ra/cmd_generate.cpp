@@ -39,6 +39,7 @@ Runner add_generate(CLI::App& app) {
   return [o] {
     if (Status s = check_outputs({o->json}); !s.ok()) return fail("generate", s);
     o->gen.mode = o->attention == "full" ? model::AttentionMode::kFull : model::AttentionMode::kRetrieval;
+    use_gpu_knn(&o->gen.retrieval.build);  // the indexes' training-query kNN on a device when there is one
     if (o->gen.compare && o->gen.mode != model::AttentionMode::kRetrieval) {
       return fail("generate", Status::InvalidArgument("--compare needs --attention retrieval"));
     }
