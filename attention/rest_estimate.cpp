@@ -34,6 +34,11 @@ Result<RestEstimate> RestEstimate::build(const MatrixView& keys, const MatrixVie
   e.key_sum_.assign(C * d, 0.0f);
   e.key_sq_.assign(C * d, 0.0f);
   e.value_sum_.assign(C * d, 0.0f);
+  e.key_type_ = keys.dtype == DType::kF16 ? DType::kF16 : DType::kF32;
+  e.value_type_ = values.dtype == DType::kF16 ? DType::kF16 : DType::kF32;
+  e.key_mean_.assign(C * d * dtype_size(e.key_type_), std::byte{0});
+  e.key_var_.assign(e.key_mean_.size(), std::byte{0});
+  e.value_mean_.assign(C * d * dtype_size(e.value_type_), std::byte{0});
   e.members_.assign(C, {});
   RA_RETURN_IF_ERROR(e.add_rows(keys, values, 0));
   return e;
@@ -67,11 +72,42 @@ Status RestEstimate::add_rows(const MatrixView& keys, const MatrixView& values, 
       value_sum_[c * d + i] += v[i];
     }
   }
+  std::vector<std::uint8_t> touched(count_.size(), 0);
+  for (std::size_t r = first; r < keys.rows; ++r) touched[assignment_[r]] = 1;
+  radius_.resize(count_.size(), 0.0f);
+  for (std::size_t c = 0; c < count_.size(); ++c) {
+    if (touched[c]) refresh(keys, c);
+  }
   return Status::OK();
 }
 
+void RestEstimate::refresh(const MatrixView& keys, std::size_t c) {
+  const std::size_t d = dim_;
+  const double n = std::max(1.0f, count_[c]);
+  std::vector<float> mean(d), var(d), value(d), k(d);
+  for (std::size_t i = 0; i < d; ++i) {
+    const double mu = key_sum_[c * d + i] / n;
+    mean[i] = static_cast<float>(mu);
+    var[i] = static_cast<float>(std::max(0.0, key_sq_[c * d + i] / n - mu * mu));
+    value[i] = static_cast<float>(value_sum_[c * d + i] / n);
+  }
+  const std::size_t kb = d * dtype_size(key_type_), vb = d * dtype_size(value_type_);
+  convert_from_f32(mean.data(), d, key_type_, key_mean_.data() + c * kb);
+  convert_from_f32(var.data(), d, key_type_, key_var_.data() + c * kb);
+  convert_from_f32(value.data(), d, value_type_, value_mean_.data() + c * vb);
+  float r2 = 0;
+  for (std::uint32_t j : members_[c]) {
+    convert_to_f32(keys.row_bytes(j), keys.dtype, d, k.data());
+    float s2 = 0;
+    for (std::size_t i = 0; i < d; ++i) s2 += (k[i] - mean[i]) * (k[i] - mean[i]);
+    r2 = std::max(r2, s2);
+  }
+  radius_[c] = std::sqrt(r2);
+}
+
 std::uint64_t RestEstimate::memory_bytes() const noexcept {
-  return (count_.size() + key_sum_.size() + key_sq_.size() + value_sum_.size() + centroid_.size()) * sizeof(float) +
+  return (count_.size() + radius_.size() + key_sum_.size() + key_sq_.size() + value_sum_.size() + centroid_.size()) * sizeof(float) +
+         key_mean_.size() + key_var_.size() + value_mean_.size() +
          2 * assignment_.size() * sizeof(std::uint32_t);  // assignment and member lists
 }
 
@@ -82,14 +118,17 @@ void RestEstimate::estimate(const float* q, float scale, std::span<const std::ui
   const std::size_t d = dim_, C = num_clusters();
   sc.q2.resize(d);
   sc.key.resize(d);
-  sc.s1.resize(d);
+  sc.s1.resize(2 * d);
   sc.sums.resize(3 * C);
-  float* qs1 = sc.sums.data();  // q . S1 per cluster
-  float* q2s2 = qs1 + C;        // q^2 . S2
-  float* logm = q2s2 + C;       // the estimated log mass
+  float* q_mu = sc.sums.data();  // q . mean per cluster
+  float* q2_var = q_mu + C;      // q^2 . var
+  float* logm = q2_var + C;      // the estimated log mass
   for (std::size_t i = 0; i < d; ++i) sc.q2[i] = q[i] * q[i];
-  simd::dot_rows(q, key_sum_.data(), DType::kF32, d, C, d, qs1);
-  simd::dot_rows(sc.q2.data(), key_sq_.data(), DType::kF32, d, C, d, q2s2);
+  float q_norm = 0;
+  for (std::size_t i = 0; i < d; ++i) q_norm += sc.q2[i];
+  q_norm = std::sqrt(q_norm);
+  simd::dot_rows(q, key_mean_.data(), key_type_, d, C, d, q_mu);
+  simd::dot_rows(sc.q2.data(), key_var_.data(), key_type_, d, C, d, q2_var);
   // The excluded keys, grouped by cluster: each cluster's removed rows are one run of `removed`.
   sc.removed.clear();
   for (std::uint32_t j : exclude) sc.removed.push_back({assignment_[j], j});
@@ -99,30 +138,44 @@ void RestEstimate::estimate(const float* q, float scale, std::span<const std::ui
     while (at < sc.removed.size() && sc.removed[at].first == c) ++at;
     return std::span(sc.removed.data() + begin, at - begin);
   };
-  // log mass of a cluster's n remaining keys: log n + s q.mu + s^2/2 q^T diag(var) q, with
-  // q^T diag(var) q = q^2.S2/n - q^2.(S1/n)^2, the sums taken without the excluded keys.
+  // log mass of a cluster's n remaining keys: log n + s q.mu + s^2/2 q^T diag(var) q. A cluster
+  // that lost keys gets its mean and variance again from the sums they imply, minus those keys.
+  const std::size_t kb = d * dtype_size(key_type_);
   std::size_t at = 0;
   for (std::size_t c = 0; c < C; ++c) {
     const auto gone = removed_of(c, at);
     const float n = count_[c] - static_cast<float>(gone.size());
     logm[c] = kNone;
     if (n < 0.5f) continue;
-    std::copy_n(&key_sum_[c * d], d, sc.s1.data());
-    for (const auto& [cluster, j] : gone) {
-      convert_to_f32(keys.row_bytes(j), keys.dtype, d, sc.key.data());
-      float qk = 0, q2k2 = 0;
+    if (!gone.empty()) {
+      float* s1 = sc.s1.data();
+      float* s2 = s1 + d;
+      convert_to_f32(key_mean_.data() + c * kb, key_type_, d, s1);
+      convert_to_f32(key_var_.data() + c * kb, key_type_, d, s2);
       for (std::size_t i = 0; i < d; ++i) {
-        qk += q[i] * sc.key[i];
-        q2k2 += sc.q2[i] * sc.key[i] * sc.key[i];
-        sc.s1[i] -= sc.key[i];
+        s2[i] = count_[c] * (s2[i] + s1[i] * s1[i]);
+        s1[i] *= count_[c];
       }
-      qs1[c] -= qk;
-      q2s2[c] -= q2k2;
+      for (const auto& [cluster, j] : gone) {
+        convert_to_f32(keys.row_bytes(j), keys.dtype, d, sc.key.data());
+        for (std::size_t i = 0; i < d; ++i) {
+          s1[i] -= sc.key[i];
+          s2[i] -= sc.key[i] * sc.key[i];
+        }
+      }
+      float qm = 0, q2v = 0;
+      for (std::size_t i = 0; i < d; ++i) {
+        const float mu = s1[i] / n;
+        qm += q[i] * mu;
+        q2v += sc.q2[i] * std::max(0.0f, s2[i] / n - mu * mu);
+      }
+      q_mu[c] = qm;
+      q2_var[c] = q2v;
     }
-    float q2mu2 = 0;
-    for (std::size_t i = 0; i < d; ++i) q2mu2 += sc.q2[i] * sc.s1[i] * sc.s1[i];
-    const float var = std::max(0.0f, q2s2[c] / n - q2mu2 / (n * n));
-    logm[c] = std::log(n) + scale * qs1[c] / n + 0.5f * scale * scale * var;
+    // exp(s q.(k - mu)) <= exp(s |q| radius): the Gaussian correction never exceeds the bound
+    // (it does on light-tailed clusters, where it overestimates the mass).
+    const float spread = 0.5f * scale * scale * std::max(0.0f, q2_var[c]);
+    logm[c] = std::log(n) + scale * q_mu[c] + std::min(spread, scale * q_norm * radius_[c]);
   }
   // The clusters of highest estimated mass are attended exactly (minus the excluded rows).
   sc.order.clear();
@@ -152,6 +205,7 @@ void RestEstimate::estimate(const float* q, float scale, std::span<const std::ui
   *lse = kNone;
   if (m != kNone) {
     // o: the clusters' mean values (the excluded keys' values removed), weighted by their mass.
+    const std::size_t vb = d * dtype_size(value_type_);
     double z = 0;
     at = 0;
     for (std::size_t c = 0; c < C; ++c) {
@@ -159,7 +213,7 @@ void RestEstimate::estimate(const float* q, float scale, std::span<const std::ui
       if (logm[c] == kNone) continue;
       const float w = std::exp(logm[c] - m), n = count_[c] - static_cast<float>(gone.size());
       z += w;
-      simd::axpy(w / n, &value_sum_[c * d], DType::kF32, o, d);
+      simd::axpy(w * count_[c] / n, value_mean_.data() + c * vb, value_type_, o, d);
       for (const auto& [cluster, j] : gone) simd::axpy(-w / n, values.row_bytes(j), values.dtype, o, d);
     }
     const float inv = static_cast<float>(1.0 / z);

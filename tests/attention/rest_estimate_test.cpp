@@ -57,6 +57,52 @@ TEST(RestEstimate, OneKeyPerClusterIsExactAndExcludedKeysAreNotCounted) {
   EXPECT_LT(max_diff(o, want), 1e-4);
 }
 
+TEST(RestEstimate, HalfPrecisionSummariesOfOneKeyClustersAreExact) {
+  // An f16 cache keeps f16 summaries (half the bytes read); a one-key cluster's mean is its key,
+  // so the estimate is still exact attention over the f16 keys and values.
+  const Head h(200, 16, 4);
+  std::vector<Float16> k16(h.k.size()), v16(h.v.size());
+  convert_from_f32(h.k.data(), h.k.size(), DType::kF16, k16.data());
+  convert_from_f32(h.v.data(), h.v.size(), DType::kF16, v16.data());
+  const MatrixView keys{k16.data(), DType::kF16, 200, 16, 16}, values{v16.data(), DType::kF16, 200, 16, 16};
+  auto e = RestEstimate::build(keys, values, 1).value();
+  auto f32 = RestEstimate::build(h.keys(), h.values(), 1).value();
+  EXPECT_EQ(2 * e.bytes_read() - 8 * e.num_clusters(), f32.bytes_read());  // the two floats per cluster aside
+  const std::vector<std::uint32_t> exclude = {7, 8, 150};
+  std::vector<std::uint32_t> rest;
+  for (std::uint32_t j = 0; j < 200; ++j) {
+    if (j != 7 && j != 8 && j != 150) rest.push_back(j);
+  }
+  EstimateScratch sc;
+  AttendScratch as;
+  std::vector<float> o(16), want(16);
+  float lse, lse_want;
+  e.estimate(h.q.data(), 0.5f, exclude, keys, values, 0, sc, o.data(), &lse);
+  attend_ids(h.q.data(), keys, values, rest, 0.5f, as, want.data(), &lse_want);
+  EXPECT_LT(max_diff(o, want), 1e-4);
+  EXPECT_NEAR(lse, lse_want, 1e-4);
+}
+
+TEST(RestEstimate, TheSpreadCorrectionIsCappedOnLightTailedClusters) {
+  // One cluster of keys at +a and -a along channel 0: the mean of exp(s q.k) is cosh(s q a),
+  // far below the Gaussian's exp((s q a)^2 / 2) for s q a = 12; the cap exp(s |q| r) keeps the
+  // estimate within log 2 of the truth (r = a here).
+  const std::uint32_t n = 64, d = 4;
+  std::vector<float> k(n * d, 0.0f), v(n * d, 1.0f), q(d, 0.0f);
+  for (std::uint32_t j = 0; j < n; ++j) k[j * d] = j % 2 ? 1.0f : -1.0f;
+  q[0] = 12.0f;
+  const MatrixView keys = MatrixView::f32(k.data(), n, d), values = MatrixView::f32(v.data(), n, d);
+  auto e = RestEstimate::build(keys, values, n).value();
+  ASSERT_EQ(e.num_clusters(), 1u);
+  EstimateScratch sc;
+  std::vector<float> o(d);
+  float lse;
+  e.estimate(q.data(), 1.0f, {}, keys, values, 0, sc, o.data(), &lse);
+  const double truth = std::log(static_cast<double>(n)) + std::log(std::cosh(12.0));
+  EXPECT_GE(lse, truth - 1e-3);
+  EXPECT_LE(lse, truth + std::log(2.0) + 1e-3);
+}
+
 TEST(RestEstimate, ThreeWayMergeEqualsFullAttentionWhenTheSetsPartition) {
   const Head h(400, 16, 2);
   // Static set: tokens 0-3 and 380-399; retrieved: 40 tokens; estimated: the other indexed ones.
