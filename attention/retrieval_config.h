@@ -18,6 +18,9 @@ struct RetrievalConfig {
   SinkWindow static_set;
   std::uint32_t top_k = 100;               // keys retrieved per query head and step
   std::uint32_t beam = 320;                // search beam (raised to top_k if smaller)
+  // Attend every key the search scored (its visited set, about beam x a few), not only the top_k:
+  // their scores are paid for already; only their values are read in addition.
+  bool attend_scored = false;
   // When > 0, each index's beam is measured at build: the smallest from `beam` up (steps of
   // 1.5x) whose recall@top_k on held-out prefill queries (the last 32 positions of each of its
   // query heads) reaches beam_recall. A longer context needs a wider beam for the same recall.

@@ -40,6 +40,7 @@ struct Scratch {
   std::vector<Label> ids;
   std::vector<float> scores, partial;  // partial: one partial (estimate, tail, static) at a time
   std::vector<std::uint32_t> tokens;
+  std::vector<NodeId> scored;  // attend_scored: every key the search scored
 };
 
 }  // namespace
@@ -280,16 +281,25 @@ struct RetrievalLayer::Impl {
       sc.scores.resize(k);
       sc.tokens.resize(k);
       SearchStats ss;
+      sc.scored.clear();
+      sc.search.set_scored_log(cfg.attend_scored ? &sc.scored : nullptr);
       // Cannot fail: p fits the index and the query was checked finite by attend().
       (void)index.search_one(qh, p, sc.search, sc.ids.data(), sc.scores.data(), &ss);
+      sc.search.set_scored_log(nullptr);
       st.index_evals += ss.score_evals;
-      for (std::size_t j = 0; j < k; ++j) sc.tokens[j] = sink() + static_cast<std::uint32_t>(sc.ids[j]);
-      attend_ids(qh, keys, values, {sc.tokens.data(), k}, scale, sc.attend, o, lse);
+      // The rows attended: the top k, or every scored one (distinct: the visited set, the hubs).
+      if (cfg.attend_scored) {
+        sc.rows.assign(sc.scored.begin(), sc.scored.end());
+      } else {
+        sc.rows.resize(k);
+        for (std::size_t j = 0; j < k; ++j) sc.rows[j] = static_cast<std::uint32_t>(sc.ids[j]);
+      }
+      sc.tokens.resize(sc.rows.size());
+      for (std::size_t j = 0; j < sc.rows.size(); ++j) sc.tokens[j] = sink() + sc.rows[j];
+      attend_ids(qh, keys, values, sc.tokens, scale, sc.attend, o, lse);
       if (retrieved != nullptr) retrieved->assign(sc.tokens.begin(), sc.tokens.end());
       const std::size_t x = index_of_query_head(h);
       if (!s.estimate_on.empty() && s.estimate_on[x]) {
-        sc.rows.resize(k);
-        for (std::size_t j = 0; j < k; ++j) sc.rows[j] = static_cast<std::uint32_t>(sc.ids[j]);
         float lse_est;
         std::uint64_t exact_keys = 0;
         s.estimates[x].estimate(qh, scale, sc.rows, keys.slice_rows(sink(), s.indexed_end),

@@ -21,6 +21,7 @@ void beam_search(const Graph& graph, const MatrixView& keys, const float* q,
     if (n == 0) return;
     simd::dot_gather(q, keys.data, keys.dtype, keys.stride, ids, n, keys.dim, scores);
     evals += n;
+    if (ctx.scored_log != nullptr) ctx.scored_log->insert(ctx.scored_log->end(), ids, ids + n);
     for (std::size_t i = 0; i < n; ++i) ctx.pool.insert(scores[i], ids[i]);
   };
   score_and_insert(ctx.take_unvisited(entries, ids));

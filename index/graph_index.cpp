@@ -452,6 +452,7 @@ Status GraphIndex::search_one(const float* query, const SearchParams& p, SearchC
     std::partial_sort(s.hub_best.begin(), s.hub_best.begin() + static_cast<std::ptrdiff_t>(hub_found),
                       s.hub_best.begin() + static_cast<std::ptrdiff_t>(h), CandidatePool::Before{});
     if (stats != nullptr) stats->score_evals += h;
+    if (s.scored_log != nullptr) s.scored_log->insert(s.scored_log->end(), hubs_.begin(), hubs_.end());
   }
   std::size_t a = 0, b = 0;  // cursors in the pool and in the hubs
   for (std::size_t i = 0; i < p.k; ++i) {

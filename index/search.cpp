@@ -27,5 +27,6 @@ SearchContext::SearchContext() : scratch_(std::make_unique<SearchScratch>()) {}
 SearchContext::~SearchContext() = default;
 SearchContext::SearchContext(SearchContext&&) noexcept = default;
 SearchContext& SearchContext::operator=(SearchContext&&) noexcept = default;
+void SearchContext::set_scored_log(std::vector<NodeId>* log) noexcept { scratch_->scored_log = log; }
 
 }  // namespace ra

@@ -52,6 +52,10 @@ class SearchContext {
   SearchContext(SearchContext&&) noexcept;
   SearchContext& operator=(SearchContext&&) noexcept;
 
+  /// While set (non-null), searches with this context append to *log the id of every key they
+  /// score, each once (the visited set and the hubs): e.g. to attend all of them.
+  void set_scored_log(std::vector<NodeId>* log) noexcept;
+
   /// For the library's search code.
   SearchScratch& scratch() noexcept { return *scratch_; }
 

@@ -116,6 +116,8 @@ class SearchScratch {
     return n;
   }
 
+  /// When set, beam_search and the hubs' scoring append every id they score (each once).
+  std::vector<NodeId>* scored_log = nullptr;
   CandidatePool pool;
   std::vector<NodeId> ids;     // neighbours to score in one hop
   std::vector<float> scores;   // their scores

@@ -41,6 +41,7 @@ std::uint32_t g_kv_heads = 1;  // training queries per index, as a share of the 
 std::uint32_t g_min_train = 8192;
 KnnMode g_knn = KnnMode::kAuto;
 bool g_estimate = false;  // --estimate: retrieval adds the estimate of the rest
+bool g_attend_scored = false;  // --attend-scored: retrieval attends every key the search scored
 
 int fail(const Status& s) {
   std::fprintf(stderr, "bench_decode: %s\n", s.to_string().c_str());
@@ -87,6 +88,7 @@ int contexts(const std::vector<std::uint32_t>& sizes, std::uint32_t steps, doubl
     cfg.retrieval.beam = g_beam;
     cfg.retrieval.beam_recall = g_beam_recall;
     cfg.retrieval.estimate_rest = g_estimate;
+    cfg.retrieval.attend_scored = g_attend_scored;
     auto r = tools::evaluate_decode(layer->k, layer->v, layer->q, cfg);
     if (!r.ok()) return fail(r.status());
     const auto& full = r->methods[0];
@@ -329,6 +331,7 @@ int main(int argc, char** argv) {
   app.add_option("--knn", knn, "Training-query kNN: auto, exact, bootstrap or clustered")
       ->check(CLI::IsMember({"auto", "exact", "bootstrap", "clustered"}))
       ->capture_default_str();
+  app.add_flag("--attend-scored", g_attend_scored, "Retrieval attends every key the search scored, not only the top-k");
   app.add_flag("--estimate", g_estimate, "contexts: retrieval adds the estimate of the rest (--query-gain 0.5 heads)");
   CLI11_PARSE(app, argc, argv);
   parse_knn_mode(knn, &g_knn);  // checked above

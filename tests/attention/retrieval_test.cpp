@@ -266,6 +266,19 @@ TEST(RetrievalDecoder, PartialRetrievalIsCloseAndNeverWorseThanStaticAlone) {
   EXPECT_LT(static_cast<double>(scored) / 200.0, 1200.0);  // keys scored per head and step
 }
 
+TEST(RetrievalDecoder, AttendingEveryScoredKeyErrsLessAtTheSameCost) {
+  const Sequence s(1, 2, 1200, 16);
+  RetrievalConfig cfg = small_config(16);
+  cfg.beam = 48;
+  std::uint64_t scored_top = 0, scored_all = 0;
+  const auto top = replay(s.keys(), s.values(), s.queries(), 1100, 100, cfg, &scored_top);
+  cfg.attend_scored = true;
+  const auto all = replay(s.keys(), s.values(), s.queries(), 1100, 100, cfg, &scored_all);
+  ASSERT_EQ(top.size(), all.size());
+  EXPECT_EQ(scored_top, scored_all);  // the same searches
+  EXPECT_LT(mean_of(all, &HeadStep::retrieval_error), 0.8 * mean_of(top, &HeadStep::retrieval_error));
+}
+
 TEST(RetrievalDecoder, StridedAndHalfPrecisionViewsAgreeWithF32Copies) {
   const Sequence s(2, 4, 200, 8);
   // The same cache laid out token-major (NHD) with padding: element (t, h, c) at t*24 + h*12 + c.

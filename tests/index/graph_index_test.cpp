@@ -350,6 +350,33 @@ TEST(GraphIndex, AnExactKnnProviderIsUsedAndNamedInTheReport) {
   EXPECT_EQ(a.to_string().find(" on the "), std::string::npos) << a.to_string();
 }
 
+TEST(GraphIndex, TheScoredLogHoldsEveryScoredKeyOnce) {
+  for (std::uint32_t max_hubs : {0u, 64u}) {
+    BuildConfig cfg = small_config();
+    cfg.max_hubs = max_hubs;
+    cfg.hub_share = 0.001;
+    cfg.self_tune = false;
+    auto index = GraphIndex::build(data().keys.view(), data().train_queries.view(), cfg).value();
+    SearchContext ctx;
+    std::vector<NodeId> log;
+    std::vector<Label> ids(10);
+    std::vector<float> scores(10);
+    for (std::size_t q = 0; q < 20; ++q) {
+      log.clear();
+      SearchStats stats;
+      ctx.set_scored_log(&log);
+      ASSERT_TRUE(index->search_one(data().queries.f32_row(q), {10, 48, 1}, ctx, ids.data(), scores.data(), &stats).ok());
+      ctx.set_scored_log(nullptr);
+      EXPECT_EQ(log.size(), stats.score_evals);
+      EXPECT_EQ(std::set<NodeId>(log.begin(), log.end()).size(), log.size()) << "an id scored twice";
+      for (Label id : ids) EXPECT_NE(std::find(log.begin(), log.end(), static_cast<NodeId>(id)), log.end());
+    }
+    log.clear();
+    ASSERT_TRUE(index->search_one(data().queries.f32_row(0), {10, 48, 1}, ctx, ids.data(), scores.data()).ok());
+    EXPECT_TRUE(log.empty());  // unset: nothing logged
+  }
+}
+
 TEST(GraphIndex, BadInputsAreErrors) {
   const MatrixView keys = data().keys.view(), train = data().train_queries.view();
   BuildConfig bad = small_config();

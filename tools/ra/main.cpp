@@ -32,6 +32,8 @@ void add_estimate_options(CLI::App* cmd, attention::RetrievalConfig& cfg) {
 
 void add_beam_options(CLI::App* cmd, attention::RetrievalConfig& cfg) {
   cmd->add_option("--beam", cfg.beam, "Search beam")->capture_default_str();
+  cmd->add_flag("--attend-scored", cfg.attend_scored,
+                "Attend every key the search scored (its visited set), not only the top-k");
   cmd->add_option("--beam-recall", cfg.beam_recall,
                   "Measure each index's beam, from --beam up, to reach this recall@top-k on held-out "
                   "prefill queries (0: the fixed beam)")->capture_default_str();
