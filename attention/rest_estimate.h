@@ -1,19 +1,20 @@
 #pragma once
 // An estimate of the attention that retrieval leaves out: the keys of a head grouped in clusters
-// with their sufficient statistics (count, sum and sum of squares of the keys per channel, sum
-// of the values), so that the softmax mass of a cluster's keys is estimated without reading them:
+// with their statistics (count, per-channel mean and variance of the keys, mean of the values,
+// radius), so that the softmax mass of a cluster's keys is estimated without reading them:
 //   sum_j exp(s q.k_j) ~= n exp(s q.mu + s^2/2 q^T diag(var) q)
 // (the moment generating function of a Gaussian fitted to the cluster; the centroid alone
 // underestimates the mean of exp), the correction capped at s |q| r, r the largest distance of
 // a key to the mean (a bound the Gaussian exceeds on light-tailed clusters: on a stories260K
 // head it made the estimate 7x worse than none), and their weighted values by the cluster's
-// mean value. Keys the
-// caller attends exactly (the retrieved ones) are removed from their clusters' statistics first,
-// so nothing is counted twice. The result is a partial (o, lse) merged like the others.
+// mean value. Keys the caller attends exactly (the retrieved ones) are removed from their
+// clusters' statistics first, so nothing is counted twice. The result is a partial (o, lse)
+// merged like the others.
 //
 // Reads 3 numbers per channel per cluster (the keys' mean and variance, the values' mean), in
 // the cache's precision (f16 for an f16 cache, else f32; exact for a one-key cluster either
-// way): with clusters of 128 f16 keys, 2.3% of the keys' bytes. Not thread-safe to modify (add); estimate() is const and may run concurrently.
+// way): with clusters of 128 f16 keys, 2.3% of the keys' bytes. Not thread-safe to modify
+// (add); estimate() is const and may run concurrently.
 #include <cstdint>
 #include <span>
 #include <utility>

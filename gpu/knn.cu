@@ -10,6 +10,7 @@
 #include "gpu/cuda_check.h"
 #include "gpu/device_buffer.h"
 #include "gpu/knn.h"
+#include "index/matrix.h"
 
 namespace ra::gpu {
 namespace {
@@ -106,15 +107,12 @@ __global__ void init_kernel(float* s, unsigned* id, size_t count) {
   }
 }
 
-// Dense f32 rows of a host view: the view itself when it is dense f32, else a converted copy
-// (f16 / bf16 keys widen exactly, so the GEMM sees the values the CPU kernels score).
-const float* dense_rows(const MatrixView& m, std::vector<float>* copy) {
+// Dense f32 rows of a host view: the view itself when it is dense f32, else Matrix::copy_of's
+// converted copy (f16 / bf16 keys widen exactly, so the GEMM sees the values the CPU scores).
+Result<const float*> dense_rows(const MatrixView& m, Matrix* copy) {
   if (m.dtype == DType::kF32 && m.stride == m.dim) return m.f32_row(0);
-  copy->resize(m.rows * m.dim);
-  for (std::size_t r = 0; r < m.rows; ++r) {
-    convert_to_f32(m.row_bytes(r), m.dtype, m.dim, copy->data() + r * m.dim);
-  }
-  return copy->data();
+  RA_ASSIGN_OR_RETURN(*copy, Matrix::copy_of(m));
+  return static_cast<const float*>(copy->f32_row(0));
 }
 
 class Cublas {
@@ -146,9 +144,9 @@ Status exact_knn_in_chunks(const MatrixView& keys, const MatrixView& queries, st
                                    std::to_string(k));
   }
   const std::size_t n = keys.rows, m = queries.rows, d = keys.dim;
-  std::vector<float> key_copy, query_copy;
-  const float* key_rows = dense_rows(keys, &key_copy);
-  const float* query_rows = dense_rows(queries, &query_copy);
+  Matrix key_copy, query_copy;
+  RA_ASSIGN_OR_RETURN(const float* key_rows, dense_rows(keys, &key_copy));
+  RA_ASSIGN_OR_RETURN(const float* query_rows, dense_rows(queries, &query_copy));
   // One call at a time per process: the chunk is sized by the memory free now (a decoder builds
   // its KV heads' indexes in parallel threads, all of them calling here).
   static std::mutex one_at_a_time;

@@ -2,7 +2,7 @@
 # Builds, on this machine, what tools/gpu_check.sh runs on a lent GPU machine, whose image has
 # CUDA but not this project's Debian packages and no network: Release, CUDA for sm_90 (the
 # H200; CUDA_ARCH overrides), without faiss, into build-gpu/carry/{bin,lib}: the programs and
-# the shared libraries they need that are not CUDA's or the C library's (about 10 MiB). Carry
+# the shared libraries they need that are not CUDA's or the C library's (6.7 MiB here). Carry
 # build-gpu/carry to the device machine; gpu_check.sh finds it there and builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

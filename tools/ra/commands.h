@@ -38,7 +38,8 @@ int fail(std::string_view command, const Status& status);
 /// --estimate, --estimate-cluster, --estimate-exact: the estimate of the keys retrieval leaves out.
 void add_estimate_options(CLI::App* cmd, attention::RetrievalConfig& cfg);
 
-/// --beam and --beam-recall: the retrieval search's beam, fixed or measured per index.
+/// --beam, --beam-recall and --attend-scored: the retrieval search's beam, fixed or measured per
+/// index, and whether every key it scores is attended.
 void add_beam_options(CLI::App* cmd, attention::RetrievalConfig& cfg);
 
 /// --dense cpu|gpu: where the replayed decoder attends the static set.
