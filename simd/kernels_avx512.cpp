@@ -63,7 +63,8 @@ struct ReduceLanes<Avx512> {
 // and two FMAs: 1.5x on L2-resident rows, where the widening was the limit.
 template <>
 struct WideTile<Avx512, BFloat16> {
-  static void run(const float* q, const BFloat16* const* rows, std::size_t dim, float* out) noexcept {
+  static void run(const float* q, const BFloat16* const* rows, const void* const* ahead, std::size_t dim,
+                  float* out) noexcept {
     using B = FloatBatch<Avx512>;
     const __m512i even_lanes = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd_lanes = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -75,6 +76,7 @@ struct WideTile<Avx512, BFloat16> {
       const __m512 q0 = _mm512_loadu_ps(q + i), q1 = _mm512_loadu_ps(q + i + 16);
       const __m512 q_even = _mm512_permutex2var_ps(q0, even_lanes, q1);
       const __m512 q_odd = _mm512_permutex2var_ps(q0, odd_lanes, q1);
+      prefetch_lines<16>(ahead, i * sizeof(BFloat16));
       for (int b = 0; b < 16; ++b) {
         const __m512i pairs = _mm512_loadu_si512(rows[b] + i);
         const __m512 even = _mm512_castsi512_ps(_mm512_slli_epi32(pairs, 16));
@@ -87,6 +89,7 @@ struct WideTile<Avx512, BFloat16> {
       const B qv = Load<Avx512, float>::partial(q + i, n);
       for (int b = 0; b < 16; ++b) acc[b] = xsimd::fma(qv, Load<Avx512, BFloat16>::partial(rows[b] + i, n), acc[b]);
     }
+    if (dim * sizeof(BFloat16) % 64 != 0) prefetch_lines<16>(ahead, dim * sizeof(BFloat16) - 1);
     ReduceLanes<Avx512>::run(acc, out);
   }
 };

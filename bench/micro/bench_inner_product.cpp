@@ -232,7 +232,7 @@ int main(int argc, char** argv) {
   }
   std::printf("\nstream read GB/s: f32 %.1f, f16 %.1f, bf16 %.1f; sgemm %s\n", collector.median("stream_read/f32"),
               collector.median("stream_read/f16"), collector.median("stream_read/bf16"),
-              sgemm > 0 ? (std::to_string(sgemm).substr(0, 5) + " GFLOP/s").c_str() : "not built (libopenblas-dev)");
+              sgemm > 0 ? (std::to_string(sgemm).substr(0, 5) + " GFLOP/s").c_str() : "not measured (filtered out, or no libopenblas-dev)");
   benchmark::Shutdown();
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "simd/detail/kernel_table.h"
 
@@ -103,41 +104,6 @@ struct ReduceLanes {
   }
 };
 
-/// One query against W rows (W = batch width), the W sums reduced together. A struct so that an
-/// ISA can replace it for one row type (AVX-512 bf16 widens two elements per lane).
-template <class Arch, class T>
-struct WideTile {
-  static void run(const float* q, const T* const* rows, std::size_t dim, float* out) noexcept {
-    using B = FloatBatch<Arch>;
-    constexpr std::size_t W = B::size;
-    B acc[W];
-    for (std::size_t b = 0; b < W; ++b) acc[b] = B(0.0f);
-    std::size_t i = 0;
-    for (; i + W <= dim; i += W) {
-      const B qv = B::load_unaligned(q + i);
-      for (std::size_t b = 0; b < W; ++b) acc[b] = xsimd::fma(qv, Load<Arch, T>::full(rows[b] + i), acc[b]);
-    }
-    if (i < dim) {
-      const B qv = Load<Arch, float>::partial(q + i, dim - i);
-      for (std::size_t b = 0; b < W; ++b) {
-        acc[b] = xsimd::fma(qv, Load<Arch, T>::partial(rows[b] + i, dim - i), acc[b]);
-      }
-    }
-    ReduceLanes<Arch>::run(acc, out);
-  }
-};
-
-/// How far ahead of the rows being scored the rows and gather kernels prefetch, in rows: 12 KiB
-/// rounded up to whole granules. On this project's AMD EPYC machines that keeps the rows kernel
-/// near the streaming read and enough misses in flight for gathers of 256- and 512-byte rows (a
-/// fixed 16 rows ahead, 4 KiB of f16 rows, left f16/bf16 gathers at ~40% of that read, 12 KiB
-/// at ~60%; a distance rounded down to 8 KiB made AVX-512's 16-row tiles slower than AVX2's).
-template <class T>
-constexpr std::size_t rows_ahead(std::size_t dim, std::size_t granule) noexcept {
-  const std::size_t step = granule * dim * sizeof(T);
-  return (12288 + step - 1) / std::max<std::size_t>(step, 1) * granule;
-}
-
 template <class Arch, class T>
 void prefetch_row(const T* p, std::size_t dim) noexcept {
   // Every cache line the row touches, also when it does not start on a line.
@@ -148,27 +114,116 @@ void prefetch_row(const T* p, std::size_t dim) noexcept {
   }
 }
 
+/// Prefetches the cache line at byte offset `offset` of each of W rows. The tiles call it once
+/// per 64 bytes of their rows, so the misses of the rows ahead are spread over the tile's loads
+/// instead of issued in one burst before it (a burst of 64-128 prefetches held 16-bit rows
+/// near 80% of a streaming read on this project's AMD EPYC machines; spread, they reach it).
+template <std::size_t W>
+inline void prefetch_lines(const void* const* ahead, std::size_t offset) noexcept {
+  for (std::size_t b = 0; b < W; ++b) __builtin_prefetch(static_cast<const char*>(ahead[b]) + offset, 0, 3);
+}
+
+/// One query against W rows (W = batch width), the W sums reduced together, while the W rows
+/// of `ahead` are prefetched. The rows are read interleaved: a batch of each row in turn. A
+/// struct so that an ISA can replace it for one row type (AVX-512 bf16 widens two elements per
+/// lane).
+template <class Arch, class T>
+struct WideTile {
+  static void run(const float* q, const T* const* rows, const void* const* ahead, std::size_t dim,
+                  float* out) noexcept {
+    using B = FloatBatch<Arch>;
+    constexpr std::size_t W = B::size;
+    B acc[W];
+    for (std::size_t b = 0; b < W; ++b) acc[b] = B(0.0f);
+    std::size_t i = 0;
+    for (; i + W <= dim; i += W) {
+      if ((i * sizeof(T)) % 64 == 0) prefetch_lines<W>(ahead, i * sizeof(T));
+      const B qv = B::load_unaligned(q + i);
+      for (std::size_t b = 0; b < W; ++b) acc[b] = xsimd::fma(qv, Load<Arch, T>::full(rows[b] + i), acc[b]);
+    }
+    if (i < dim) {
+      const B qv = Load<Arch, float>::partial(q + i, dim - i);
+      for (std::size_t b = 0; b < W; ++b) {
+        acc[b] = xsimd::fma(qv, Load<Arch, T>::partial(rows[b] + i, dim - i), acc[b]);
+      }
+    }
+    if (dim * sizeof(T) % 64 != 0) prefetch_lines<W>(ahead, dim * sizeof(T) - 1);
+    ReduceLanes<Arch>::run(acc, out);
+  }
+};
+
+/// WideTile's contiguous f32 form: W consecutive rows read one after another, each over four
+/// accumulators, with a prefetch `ahead` bytes past each line read. On contiguous f32 rows this
+/// address order (one line per load, in sequence) kept the rows kernel at the streaming read on
+/// this project's AMD EPYC machines, where the interleaved order (each load a line of another
+/// row) stayed 15-25% below it; on 16-bit rows, half a line per load, interleaved was faster.
+template <class Arch>
+void row_by_row_tile(const float* q, const float* rows, std::size_t stride, std::size_t ahead, std::size_t dim,
+                     float* out) noexcept {
+  using B = FloatBatch<Arch>;
+  constexpr std::size_t W = B::size;
+  B acc[W];
+  for (std::size_t b = 0; b < W; ++b) {
+    const float* row = rows + b * stride;
+    B part[4] = {B(0.0f), B(0.0f), B(0.0f), B(0.0f)};
+    std::size_t i = 0;
+    for (; i + 4 * W <= dim; i += 4 * W) {
+      for (std::size_t c = 0; c < 4; ++c) {
+        const std::size_t at = i + c * W;
+        if ((at * sizeof(float)) % 64 == 0) __builtin_prefetch(reinterpret_cast<const char*>(row + at) + ahead, 0, 3);
+        part[c] = xsimd::fma(B::load_unaligned(q + at), B::load_unaligned(row + at), part[c]);
+      }
+    }
+    for (; i + W <= dim; i += W) {
+      if ((i * sizeof(float)) % 64 == 0) __builtin_prefetch(reinterpret_cast<const char*>(row + i) + ahead, 0, 3);
+      part[0] = xsimd::fma(B::load_unaligned(q + i), B::load_unaligned(row + i), part[0]);
+    }
+    if (i < dim) {
+      part[1] = xsimd::fma(Load<Arch, float>::partial(q + i, dim - i), Load<Arch, float>::partial(row + i, dim - i), part[1]);
+      __builtin_prefetch(reinterpret_cast<const char*>(row + dim - 1) + ahead, 0, 3);
+    }
+    acc[b] = (part[0] + part[1]) + (part[2] + part[3]);
+  }
+  ReduceLanes<Arch>::run(acc, out);
+}
+
+/// How far ahead of the rows being scored the rows and gather kernels prefetch, in rows: 12 KiB
+/// of rows, rounded up. On this project's AMD EPYC machines that keeps the rows kernel near the
+/// streaming read and enough misses in flight for gathers of 256- and 512-byte rows (a fixed 16
+/// rows ahead, 4 KiB of f16 rows, left f16/bf16 gathers at ~40% of that read; 16-32 KiB made
+/// f32 rows slower).
+template <class T>
+constexpr std::size_t rows_ahead(std::size_t dim) noexcept {
+  const std::size_t row = dim * sizeof(T);
+  return (12288 + row - 1) / std::max<std::size_t>(row, 1);
+}
+
 template <class Arch, class T>
 void rows(const float* q, const void* base, std::size_t stride, std::size_t n, std::size_t dim,
           float* out) noexcept {
   constexpr std::size_t W = FloatBatch<Arch>::size;
   const T* r = static_cast<const T*>(base);
   const T* p[W];
+  const void* ahead_rows[W];
+  const std::size_t ahead = rows_ahead<T>(dim);
   std::size_t j = 0;
-  // The hardware prefetcher alone left f16 rows at ~70% and AVX-512 f32 rows at ~78% of a
-  // streaming read on this project's AMD EPYC machines.
-  const std::size_t ahead = rows_ahead<T>(dim, W);
   for (; j + W <= n; j += W) {
-    for (std::size_t b = j + ahead; b < n && b < j + ahead + W; ++b) prefetch_row<Arch>(r + b * stride, dim);
-    for (std::size_t b = 0; b < W; ++b) p[b] = r + (j + b) * stride;
-    WideTile<Arch, T>::run(q, p, dim, out + j);
+    if constexpr (std::is_same_v<T, float>) {
+      row_by_row_tile<Arch>(q, r + j * stride, stride, std::min(ahead, n - W - j) * stride * sizeof(float), dim,
+                            out + j);
+    } else {
+      for (std::size_t b = 0; b < W; ++b) {
+        p[b] = r + (j + b) * stride;
+        ahead_rows[b] = r + std::min(j + ahead + b, n - 1) * stride;
+      }
+      WideTile<Arch, T>::run(q, p, ahead_rows, dim, out + j);
+    }
   }
   for (; j < n; ++j) {
     p[0] = r + j * stride;
     tile<Arch, T, 1, 1>(q, 0, p, dim, out + j, 1);
   }
 }
-
 
 template <class Arch, class T>
 void gather(const float* q, const void* base, std::size_t stride, const std::uint32_t* ids,
@@ -177,14 +232,17 @@ void gather(const float* q, const void* base, std::size_t stride, const std::uin
   const T* r = static_cast<const T*>(base);
   // Scattered rows are DRAM misses, each a full latency: keep 12 KiB of rows ahead in flight
   // while scoring these (at least one tile).
-  const std::size_t ahead = std::max(rows_ahead<T>(dim, 1), W);
+  const std::size_t ahead = std::max(rows_ahead<T>(dim), W);
   for (std::size_t k = 0; k < n && k < ahead; ++k) prefetch_row<Arch>(r + ids[k] * stride, dim);
   const T* p[W];
+  const void* ahead_rows[W];
   std::size_t j = 0;
   for (; j + W <= n; j += W) {
-    for (std::size_t k = j + ahead; k < n && k < j + ahead + W; ++k) prefetch_row<Arch>(r + ids[k] * stride, dim);
-    for (std::size_t b = 0; b < W; ++b) p[b] = r + ids[j + b] * stride;
-    WideTile<Arch, T>::run(q, p, dim, out + j);
+    for (std::size_t b = 0; b < W; ++b) {
+      p[b] = r + ids[j + b] * stride;
+      ahead_rows[b] = r + ids[std::min(j + ahead + b, n - 1)] * stride;
+    }
+    WideTile<Arch, T>::run(q, p, ahead_rows, dim, out + j);
   }
   for (; j < n; ++j) {
     p[0] = r + ids[j] * stride;
