@@ -62,10 +62,13 @@ Status FlatIndex::search(const MatrixView& queries, const SearchParams& p,
     std::vector<Label> part_ids(parts * nq * k);
     std::vector<float> part_scores(parts * nq * k);
     // Scratch is allocated before the parallel region: nothing inside it may throw.
-    std::vector<std::vector<float>> tiles(threads, std::vector<float>(kQueryBlock * kKeyBlock));
+    // Sized for the queries there are: one query needs one heap and a 4 KiB score tile, not 64
+    // heaps and 256 KiB (freshly mapped pages at every call).
+    const std::size_t block_queries = std::min(nq, kQueryBlock);
+    std::vector<std::vector<float>> tiles(threads, std::vector<float>(block_queries * kKeyBlock));
     std::vector<std::vector<TopK>> thread_heaps(threads);
     for (auto& heaps : thread_heaps) {
-      for (std::size_t i = 0; i < kQueryBlock; ++i) heaps.emplace_back(k);  // sized here, not copied
+      for (std::size_t i = 0; i < block_queries; ++i) heaps.emplace_back(k);  // sized here, not copied
     }
 #pragma omp parallel num_threads(threads)
     {

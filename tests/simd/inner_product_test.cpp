@@ -127,14 +127,16 @@ TEST_P(KernelTest, DotRowsGatherBlockAxpyMatchOracle) {
     }
 
     const std::size_t q_stride = dim + 1, out_stride = n + 2;
-    std::vector<float> block(nq * out_stride, -1.0f);
-    dot_block(q, q_stride, nq, rows.data(), dtype(), stride, n, dim, block.data(), out_stride);
-    for (std::size_t i = 0; i < nq; ++i) {
-      for (std::size_t j = 0; j < n; ++j) {
-        expect_close(block[i * out_stride + j], oracle(q + i * q_stride, rows.row(j), dim),
-                     integers(), "block " + at);
+    for (std::size_t queries : {std::size_t{1}, std::size_t{3}, nq}) {  // fewer than a tile, and tiles
+      std::vector<float> block(queries * out_stride, -1.0f);
+      dot_block(q, q_stride, queries, rows.data(), dtype(), stride, n, dim, block.data(), out_stride);
+      for (std::size_t i = 0; i < queries; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+          expect_close(block[i * out_stride + j], oracle(q + i * q_stride, rows.row(j), dim),
+                       integers(), "block " + at + ", " + std::to_string(queries) + " queries");
+        }
+        EXPECT_EQ(block[i * out_stride + n], -1.0f) << "block wrote past its row, " << at;
       }
-      EXPECT_EQ(block[i * out_stride + n], -1.0f) << "block wrote past its row, " << at;
     }
 
     std::vector<float> y(qs.begin() + 1, qs.begin() + 1 + static_cast<long>(dim) + 1);
