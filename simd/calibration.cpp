@@ -16,13 +16,13 @@ constexpr int kRepeats = 5;
 constexpr double kLowerLevelLead = 0.90;  // a lower level must take <= 90% of the time
 
 struct Workload {
-  std::vector<float> query, f32, out, y;
+  std::vector<float> query, f32, out, y, widened;
   std::vector<Float16> f16;
   std::vector<BFloat16> bf16;
   std::vector<std::uint32_t> ids;
   Workload()
       : query(kQueries * kDim), f32(kRows * kDim), out(kQueries * kBlockRows), y(kDim),
-        f16(kRows * kDim), bf16(kRows * kDim), ids(kRows) {
+        widened(kBlockRows * kDim), f16(kRows * kDim), bf16(kRows * kDim), ids(kRows) {
     std::uint32_t s = 12345;
     auto next = [&] {
       s = s * 1664525u + 1013904223u;
@@ -57,6 +57,9 @@ void run(const KernelTable& t, Kernel kernel, DType dtype, Workload& w) noexcept
       break;
     case Kernel::kBlock:
       t.block[d](w.query.data(), kDim, kQueries, rows, kDim, kBlockRows, kDim, w.out.data(), kBlockRows);
+      break;
+    case Kernel::kWiden:
+      for (std::size_t i = 0; i < kRows; i += kBlockRows) t.widen[d](static_cast<const unsigned char*>(rows) + i * kDim * dtype_size(dtype), kBlockRows * kDim, w.widened.data());
       break;
     case Kernel::kAxpy: {
       const std::size_t row_bytes = kDim * dtype_size(dtype);
@@ -94,6 +97,7 @@ void take(KernelTable& dst, const KernelTable& src, Kernel kernel, DType dtype) 
     case Kernel::kGather: dst.gather[d] = src.gather[d]; break;
     case Kernel::kBlock: dst.block[d] = src.block[d]; break;
     case Kernel::kAxpy: dst.axpy[d] = src.axpy[d]; break;
+    case Kernel::kWiden: dst.widen[d] = src.widen[d]; break;
   }
 }
 

@@ -148,6 +148,7 @@ std::string_view kernel_name(Kernel kernel) noexcept {
     case Kernel::kGather: return "gather";
     case Kernel::kBlock: return "block";
     case Kernel::kAxpy: return "axpy";
+    case Kernel::kWiden: return "widen";
   }
   return "?";
 }
@@ -202,3 +203,11 @@ void axpy(float w, const void* x, DType dtype, float* y, std::size_t dim) noexce
 }
 
 }  // namespace ra::simd
+
+namespace ra {
+
+void convert_to_f32(const void* src, DType src_type, std::size_t n, float* dst) noexcept {
+  simd::table().widen[simd::index_of(src_type)](src, n, dst);
+}
+
+}  // namespace ra

@@ -83,22 +83,4 @@ void convert_from_f32(const float* src, std::size_t n, DType dst_type, void* dst
   }
 }
 
-void convert_to_f32(const void* src, DType src_type, std::size_t n, float* dst) noexcept {
-  switch (src_type) {
-    case DType::kF32:
-      std::memcpy(dst, src, n * sizeof(float));
-      return;
-    case DType::kF16: {
-      const auto* in = static_cast<const Float16*>(src);
-      for (std::size_t i = 0; i < n; ++i) dst[i] = to_float(in[i]);
-      return;
-    }
-    case DType::kBF16: {
-      const auto* in = static_cast<const BFloat16*>(src);
-      for (std::size_t i = 0; i < n; ++i) dst[i] = to_float(in[i]);
-      return;
-    }
-  }
-}
-
 }  // namespace ra

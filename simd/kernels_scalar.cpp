@@ -51,6 +51,12 @@ void axpy(float w, const void* x, float* y, std::size_t dim) noexcept {
   for (std::size_t i = 0; i < dim; ++i) y[i] += w * widen(xs[i]);
 }
 
+template <class T>
+void widen_all(const void* src, std::size_t n, float* dst) noexcept {
+  const T* s = static_cast<const T*>(src);
+  for (std::size_t i = 0; i < n; ++i) dst[i] = widen(s[i]);
+}
+
 }  // namespace
 
 const KernelTable kScalarKernels{
@@ -59,6 +65,7 @@ const KernelTable kScalarKernels{
     {&gather<float>, &gather<Float16>, &gather<BFloat16>},
     {&block<float>, &block<Float16>, &block<BFloat16>},
     {&axpy<float>, &axpy<Float16>, &axpy<BFloat16>},
+    {&widen_all<float>, &widen_all<Float16>, &widen_all<BFloat16>},
 };
 
 }  // namespace ra::simd::detail

@@ -19,8 +19,8 @@ namespace ra::simd {
 enum class SimdLevel { kScalar, kAvx2, kAvx512, kNeon };
 
 /// The kernel families of inner_product.h (kDot has f32 rows only).
-enum class Kernel : std::uint8_t { kDot, kRows, kGather, kBlock, kAxpy };
-inline constexpr int kNumKernels = 5;
+enum class Kernel : std::uint8_t { kDot, kRows, kGather, kBlock, kAxpy, kWiden };
+inline constexpr int kNumKernels = 6;
 
 std::string_view level_name(SimdLevel level) noexcept;
 std::string_view kernel_name(Kernel kernel) noexcept;

@@ -16,12 +16,14 @@ struct KernelTable {
   using Block = void (*)(const float*, std::size_t, std::size_t, const void*, std::size_t,
                          std::size_t, std::size_t, float*, std::size_t) noexcept;
   using Axpy = void (*)(float, const void*, float*, std::size_t) noexcept;
+  using Widen = void (*)(const void*, std::size_t, float*) noexcept;
 
   Dot dot;
   Rows rows[kNumDTypes];  // indexed by DType
   Gather gather[kNumDTypes];
   Block block[kNumDTypes];
   Axpy axpy[kNumDTypes];
+  Widen widen[kNumDTypes];
 };
 
 // One per compiled level; each is defined in its own translation unit.

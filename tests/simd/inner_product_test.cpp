@@ -189,6 +189,21 @@ TEST(Kernels, SpecialValuesPropagateAtEveryLevel) {
       EXPECT_NEAR(out[0], subnormal_sum, subnormal_sum * 1e-5) << at;
       EXPECT_EQ(out[1], inf) << at;
       EXPECT_TRUE(std::isnan(out[2])) << at;
+
+      // Widening is exact: every element, subnormals, infinity and NaN included, and lengths
+      // that end inside a batch.
+      for (std::size_t len : {rows.exact.size(), std::size_t{1}, dim + 2}) {
+        std::vector<float> wide(len + 1, -7.0f);
+        convert_to_f32(rows.data(), dtype, len, wide.data());
+        for (std::size_t i = 0; i < len; ++i) {
+          if (std::isnan(rows.exact[i])) {
+            EXPECT_TRUE(std::isnan(wide[i])) << "widen " << at << " at " << i;
+          } else {
+            EXPECT_EQ(wide[i], rows.exact[i]) << "widen " << at << " at " << i;
+          }
+        }
+        EXPECT_EQ(wide[len], -7.0f) << "widen wrote past its end, " << at;
+      }
     }
   }
 }
@@ -232,7 +247,7 @@ TEST(SimdLevel, UnsupportedLevelIsRefused) {
 TEST(SimdLevel, CalibratedChoiceIsSupportedAndAgreesWithEveryLevel) {
   const auto levels = supported_levels();
   const auto choices = dispatch_choices();
-  ASSERT_EQ(choices.size(), 1u + 4u * kNumDTypes);
+  ASSERT_EQ(choices.size(), 1u + (kNumKernels - 1u) * kNumDTypes);  // dot: f32 only
   for (const KernelChoice& c : choices) {
     EXPECT_NE(std::find(levels.begin(), levels.end(), c.level), levels.end()) << kernel_name(c.kernel);
     if (dispatch_mode() == "calibrated" && levels.size() > 1) {
@@ -254,6 +269,9 @@ TEST(SimdLevel, CalibratedChoiceIsSupportedAndAgreesWithEveryLevel) {
       dot_block(q.data() + 1, dim, nq, rows.data(), t, dim, n, dim, out.data() + 2 * n, n);
       for (std::size_t i = 0; i < n; ++i) axpy(1.0f, static_cast<const unsigned char*>(rows.data()) + i * dim * dtype_size(t), t, out.data() + n * (nq + 2), dim);
       out.back() = dot(q.data() + 1, rows.exact.data(), dim);
+      std::vector<float> wide(n * dim);
+      convert_to_f32(rows.data(), t, wide.size(), wide.data());
+      out.insert(out.end(), wide.begin(), wide.end());
       return out;
     };
     const auto chosen = compute();
