@@ -198,30 +198,55 @@ constexpr std::size_t rows_ahead(std::size_t dim) noexcept {
   return (12288 + row - 1) / std::max<std::size_t>(row, 1);
 }
 
+/// f32 rows, tile by tile with row_by_row_tile, the n % W last rows alone.
+template <class Arch>
+void rows_row_by_row(const float* q, const float* r, std::size_t stride, std::size_t n, std::size_t dim,
+                     float* out) noexcept {
+  constexpr std::size_t W = FloatBatch<Arch>::size;
+  const std::size_t ahead = rows_ahead<float>(dim);
+  std::size_t j = 0;
+  for (; j + W <= n; j += W) {
+    row_by_row_tile<Arch>(q, r + j * stride, stride, std::min(ahead, n - W - j) * stride * sizeof(float), dim, out + j);
+  }
+  for (; j < n; ++j) {
+    const float* p = r + j * stride;
+    tile<Arch, float, 1, 1>(q, 0, &p, dim, out + j, 1);
+  }
+}
+
+/// The f32 rows kernel of a level; a struct so that an ISA can replace it (AVX-512 reads long
+/// scans with 256-bit loads).
+template <class Arch>
+struct F32Rows {
+  static void run(const float* q, const float* r, std::size_t stride, std::size_t n, std::size_t dim,
+                  float* out) noexcept {
+    rows_row_by_row<Arch>(q, r, stride, n, dim, out);
+  }
+};
+
 template <class Arch, class T>
 void rows(const float* q, const void* base, std::size_t stride, std::size_t n, std::size_t dim,
           float* out) noexcept {
-  constexpr std::size_t W = FloatBatch<Arch>::size;
-  const T* r = static_cast<const T*>(base);
-  const T* p[W];
-  const void* ahead_rows[W];
-  const std::size_t ahead = rows_ahead<T>(dim);
-  std::size_t j = 0;
-  for (; j + W <= n; j += W) {
-    if constexpr (std::is_same_v<T, float>) {
-      row_by_row_tile<Arch>(q, r + j * stride, stride, std::min(ahead, n - W - j) * stride * sizeof(float), dim,
-                            out + j);
-    } else {
+  if constexpr (std::is_same_v<T, float>) {
+    F32Rows<Arch>::run(q, static_cast<const float*>(base), stride, n, dim, out);
+  } else {
+    constexpr std::size_t W = FloatBatch<Arch>::size;
+    const T* r = static_cast<const T*>(base);
+    const T* p[W];
+    const void* ahead_rows[W];
+    const std::size_t ahead = rows_ahead<T>(dim);
+    std::size_t j = 0;
+    for (; j + W <= n; j += W) {
       for (std::size_t b = 0; b < W; ++b) {
         p[b] = r + (j + b) * stride;
         ahead_rows[b] = r + std::min(j + ahead + b, n - 1) * stride;
       }
       WideTile<Arch, T>::run(q, p, ahead_rows, dim, out + j);
     }
-  }
-  for (; j < n; ++j) {
-    p[0] = r + j * stride;
-    tile<Arch, T, 1, 1>(q, 0, p, dim, out + j, 1);
+    for (; j < n; ++j) {
+      p[0] = r + j * stride;
+      tile<Arch, T, 1, 1>(q, 0, p, dim, out + j, 1);
+    }
   }
 }
 

@@ -166,6 +166,22 @@ INSTANTIATE_TEST_SUITE_P(
              (std::get<2>(param_info.param) ? "_integers_exact" : "_normal");
     });
 
+// Scans longer than 8 MiB take another body at some levels (AVX-512 f32: 256-bit loads).
+TEST_P(KernelTest, LongScansMatchOracle) {
+  std::mt19937 rng(5);
+  const std::size_t n = 17000, dim = 129, stride = 131;  // 8.5 MiB of f32 rows, a partial batch per row
+  Rows rows(dtype(), n, dim, stride, rng, integers());
+  const std::vector<float> qs = random_floats(dim, rng, integers());
+  const float* q = qs.data() + 1;
+  std::vector<float> out(n + 1, -1.0f);
+  dot_rows(q, rows.data(), dtype(), stride, n, dim, out.data());
+  for (std::size_t j = 0; j < n; ++j) expect_close(out[j], oracle(q, rows.row(j), dim), integers(), "long rows");
+  EXPECT_EQ(out[n], -1.0f) << "rows wrote past its end";
+  std::vector<float> block(n);
+  dot_block(q, dim, 1, rows.data(), dtype(), stride, n, dim, block.data(), n);
+  EXPECT_EQ(block, std::vector<float>(out.begin(), out.end() - 1)) << "one query's block is its rows scan";
+}
+
 TEST(Kernels, SpecialValuesPropagateAtEveryLevel) {
   const std::size_t dim = 19;
   const float inf = std::numeric_limits<float>::infinity();
