@@ -1,7 +1,8 @@
 // The inner-product kernels against their bounds, measured in the same run. Scores a 131072 x
 // 128 matrix (f32, f16, bf16) with the rows kernel and with gather over random ids, at every
 // SIMD level, next to a streaming read of the same bytes (with the same software prefetch), and
-// prints each kernel's GB/s as a share of that read; the block kernel (64 queries x all rows,
+// prints each kernel's GB/s as a share of that read; the rows kernel also over its first 8192
+// rows (4 MiB of f32, cache-resident: the size the dispatch calibrates on; rates only); the block kernel (64 queries x all rows,
 // FlatIndex's tile) in GFLOP/s against OpenBLAS sgemm on the same shapes when the build found
 // it. Prints the CPU, the level dispatch chose for each kernel, and whether it was the fastest
 // measured here. Single-threaded: one core's bandwidth is the bound a search thread sees.
@@ -72,6 +73,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) std::uint64_t sum_w
   return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
 }
 
+constexpr std::size_t kWarmRows = 8192;
+
 void BM_StreamRead(benchmark::State& state, DType t) {
   const auto& b = data().bytes[static_cast<int>(t)];
   const std::size_t words = b.size() / 8;
@@ -81,16 +84,16 @@ void BM_StreamRead(benchmark::State& state, DType t) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * words * 8));
 }
 
-void BM_Rows(benchmark::State& state, SimdLevel level, DType t) {
+void BM_Rows(benchmark::State& state, SimdLevel level, DType t, std::size_t rows) {
   ra::simd::ScopedSimdLevel scoped(level);
   if (!scoped.ok()) return state.SkipWithError("level not supported");
   Data& d = data();
   for (auto _ : state) {
-    ra::simd::dot_rows(d.query.data(), d.bytes[static_cast<int>(t)].data(), t, kDim, kRows, kDim,
+    ra::simd::dot_rows(d.query.data(), d.bytes[static_cast<int>(t)].data(), t, kDim, rows, kDim,
                        d.out.data());
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kRows * kDim * ra::dtype_size(t)));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * rows * kDim * ra::dtype_size(t)));
 }
 
 constexpr std::size_t kBlockQueries = 64, kBlockRows = 1024;
@@ -189,7 +192,8 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("stream_read/" + n).c_str(), BM_StreamRead, t);
     for (SimdLevel l : ra::simd::supported_levels()) {
       const std::string suffix = "/" + std::string(ra::simd::level_name(l)) + "/" + n;
-      benchmark::RegisterBenchmark(("rows" + suffix).c_str(), BM_Rows, l, t);
+      benchmark::RegisterBenchmark(("rows" + suffix).c_str(), BM_Rows, l, t, kRows);
+      benchmark::RegisterBenchmark(("rows_l3" + suffix).c_str(), BM_Rows, l, t, kWarmRows);
       benchmark::RegisterBenchmark(("gather" + suffix).c_str(), BM_Gather, l, t);
       benchmark::RegisterBenchmark(("block" + suffix).c_str(), BM_Block, l, t);
     }
@@ -202,20 +206,28 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&collector);
   std::printf("\nCPU: %s; %zu x %zu rows, one thread; dispatch: %s\n", cpu_model().c_str(), kRows, kDim,
               std::string(ra::simd::dispatch_mode()).c_str());
-  std::printf("rows and gather: GB/s and share of the streaming read of the same bytes; block: GFLOP/s and\n"
+  std::printf("rows and gather: GB/s and share of the streaming read of the same bytes; rows_l3: the first %zu\n"
+              "rows (cache-resident, the size dispatch calibrates on), GB/s only; block: GFLOP/s and\n"
               "share of OpenBLAS sgemm (f32, one thread) on the same shapes. '*' marks the level dispatch\n"
               "chose; 'chosen/best' compares it with the fastest level measured here. Medians over\n"
-              "--benchmark_repetitions.\n\n");
+              "--benchmark_repetitions.\n\n", kWarmRows);
   std::printf("%-7s %-5s %-7s %8s %10s %12s\n", "kernel", "dtype", "level", "rate", "of bound", "chosen/best");
   const double sgemm = collector.median("sgemm/openblas/f32");
   const auto share = [](double v, double bound) {
     return bound > 0 ? std::to_string(static_cast<int>(100.0 * v / bound + 0.5)) + "%" : std::string("-");
   };
-  for (auto [kernel, family] : {std::pair{"rows", ra::simd::Kernel::kRows}, std::pair{"gather", ra::simd::Kernel::kGather},
-                                std::pair{"block", ra::simd::Kernel::kBlock}}) {
+  struct Family {
+    const char* kernel;
+    ra::simd::Kernel family;
+    const char* bound;  // the read of the same bytes; nullptr: sgemm; "": none (a cache-resident read
+                        // is bound by instructions, not by a simpler read)
+  };
+  for (auto [kernel, family, bound_name] :
+       {Family{"rows", ra::simd::Kernel::kRows, "stream_read/"}, Family{"rows_l3", ra::simd::Kernel::kRows, ""},
+        Family{"gather", ra::simd::Kernel::kGather, "stream_read/"}, Family{"block", ra::simd::Kernel::kBlock, nullptr}}) {
     for (DType t : types) {
       const std::string n(ra::dtype_name(t));
-      const double bound = family == ra::simd::Kernel::kBlock ? sgemm : collector.median("stream_read/" + n);
+      const double bound = bound_name == nullptr ? sgemm : *bound_name ? collector.median(bound_name + n) : 0.0;
       const SimdLevel chosen = ra::simd::kernel_level(family, t);
       double best = 0, at_chosen = 0;
       for (SimdLevel l : ra::simd::supported_levels()) {
