@@ -60,10 +60,12 @@ Status RestEstimate::add(const MatrixView& keys, const MatrixView& values) {
 Status RestEstimate::add_rows(const MatrixView& keys, const MatrixView& values, std::size_t first) {
   const std::size_t d = dim_;
   std::vector<float> k(d), v(d);
+  std::vector<std::uint8_t> touched(count_.size(), 0);
   for (std::size_t r = first; r < keys.rows; ++r) {
     convert_to_f32(keys.row_bytes(r), keys.dtype, d, k.data());
     convert_to_f32(values.row_bytes(r), values.dtype, d, v.data());
     const std::size_t c = assignment_[r];
+    touched[c] = 1;
     count_[c] += 1.0f;
     members_[c].push_back(static_cast<std::uint32_t>(r));
     for (std::size_t i = 0; i < d; ++i) {
@@ -72,37 +74,36 @@ Status RestEstimate::add_rows(const MatrixView& keys, const MatrixView& values, 
       value_sum_[c * d + i] += v[i];
     }
   }
-  std::vector<std::uint8_t> touched(count_.size(), 0);
-  for (std::size_t r = first; r < keys.rows; ++r) touched[assignment_[r]] = 1;
-  radius_.resize(count_.size(), 0.0f);
-  for (std::size_t c = 0; c < count_.size(); ++c) {
-    if (touched[c]) refresh(keys, c);
-  }
+  refresh(keys, touched);
   return Status::OK();
 }
 
-void RestEstimate::refresh(const MatrixView& keys, std::size_t c) {
+void RestEstimate::refresh(const MatrixView& keys, std::span<const std::uint8_t> touched) {
   const std::size_t d = dim_;
-  const double n = std::max(1.0f, count_[c]);
-  std::vector<float> mean(d), var(d), value(d), k(d);
-  for (std::size_t i = 0; i < d; ++i) {
-    const double mu = key_sum_[c * d + i] / n;
-    mean[i] = static_cast<float>(mu);
-    var[i] = static_cast<float>(std::max(0.0, key_sq_[c * d + i] / n - mu * mu));
-    value[i] = static_cast<float>(value_sum_[c * d + i] / n);
-  }
   const std::size_t kb = d * dtype_size(key_type_), vb = d * dtype_size(value_type_);
-  convert_from_f32(mean.data(), d, key_type_, key_mean_.data() + c * kb);
-  convert_from_f32(var.data(), d, key_type_, key_var_.data() + c * kb);
-  convert_from_f32(value.data(), d, value_type_, value_mean_.data() + c * vb);
-  float r2 = 0;
-  for (std::uint32_t j : members_[c]) {
-    convert_to_f32(keys.row_bytes(j), keys.dtype, d, k.data());
-    float s2 = 0;
-    for (std::size_t i = 0; i < d; ++i) s2 += (k[i] - mean[i]) * (k[i] - mean[i]);
-    r2 = std::max(r2, s2);
+  std::vector<float> mean(d), var(d), value(d), k(d);
+  radius_.resize(count_.size(), 0.0f);
+  for (std::size_t c = 0; c < count_.size(); ++c) {
+    if (!touched[c]) continue;
+    const double n = std::max(1.0f, count_[c]);
+    for (std::size_t i = 0; i < d; ++i) {
+      const double mu = key_sum_[c * d + i] / n;
+      mean[i] = static_cast<float>(mu);
+      var[i] = static_cast<float>(std::max(0.0, key_sq_[c * d + i] / n - mu * mu));
+      value[i] = static_cast<float>(value_sum_[c * d + i] / n);
+    }
+    convert_from_f32(mean.data(), d, key_type_, key_mean_.data() + c * kb);
+    convert_from_f32(var.data(), d, key_type_, key_var_.data() + c * kb);
+    convert_from_f32(value.data(), d, value_type_, value_mean_.data() + c * vb);
+    float r2 = 0;
+    for (std::uint32_t j : members_[c]) {
+      convert_to_f32(keys.row_bytes(j), keys.dtype, d, k.data());
+      float s2 = 0;
+      for (std::size_t i = 0; i < d; ++i) s2 += (k[i] - mean[i]) * (k[i] - mean[i]);
+      r2 = std::max(r2, s2);
+    }
+    radius_[c] = std::sqrt(r2);
   }
-  radius_[c] = std::sqrt(r2);
 }
 
 std::uint64_t RestEstimate::memory_bytes() const noexcept {

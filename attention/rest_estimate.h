@@ -64,8 +64,9 @@ class RestEstimate {
  private:
   Status add_rows(const MatrixView& keys, const MatrixView& values, std::size_t first);
   std::size_t dim_ = 0;
-  /// Writes cluster c's mean, variance and value rows from its sums, and its radius.
-  void refresh(const MatrixView& keys, std::size_t c);
+  /// Writes the mean, variance and value rows of each touched cluster from its sums, and its
+  /// radius.
+  void refresh(const MatrixView& keys, std::span<const std::uint8_t> touched);
   std::vector<float> count_, radius_;             // per cluster: keys, largest distance to the mean
   std::vector<float> key_sum_, key_sq_, value_sum_;  // per cluster x dim, for add()
   // What estimate() reads, per cluster x dim: key mean and variance in key_type_, value mean in

@@ -35,7 +35,7 @@ BFloat16 to_bf16(float x) noexcept;
 
 /// Converts n f32 values into the destination dtype (dst holds n elements of that dtype).
 void convert_from_f32(const float* src, std::size_t n, DType dst_type, void* dst) noexcept;
-/// Converts n elements of src_type into f32.
+/// Converts n elements of src_type into f32 (exact; a dispatched SIMD kernel, simd/dispatch.cpp).
 void convert_to_f32(const void* src, DType src_type, std::size_t n, float* dst) noexcept;
 
 }  // namespace ra

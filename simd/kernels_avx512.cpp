@@ -97,6 +97,8 @@ struct WideTile<Avx512, BFloat16> {
 namespace {
 
 // <q, row> with 256-bit loads over four accumulators, prefetching `ahead` bytes past each line.
+// Intrinsics, not row_by_row_tile<fma3<avx2>>: that instantiation also lives in the AVX2 TU, and
+// the linker could keep this TU's copy (compiled for AVX-512) for the AVX2 table.
 float dot_ymm(const float* q, const float* row, std::size_t ahead, std::size_t dim) noexcept {
   const char* pf = reinterpret_cast<const char*>(row) + ahead;
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;

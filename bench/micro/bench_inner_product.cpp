@@ -2,9 +2,9 @@
 // 128 matrix (f32, f16, bf16) with the rows kernel and with gather over random ids, at every
 // SIMD level, next to a streaming read of the same bytes (with the same software prefetch), and
 // prints each kernel's GB/s as a share of that read; the rows kernel also over its first 8192
-// rows (4 MiB of f32, cache-resident: the size the dispatch calibrates on; rates only); the block kernel (64 queries x all rows,
-// FlatIndex's tile) in GFLOP/s against OpenBLAS sgemm on the same shapes when the build found
-// it. Prints the CPU, the level dispatch chose for each kernel, and whether it was the fastest
+// rows (4 MiB of f32, cache-resident: the size the dispatch calibrates on; rates only); the
+// block kernel (64 queries x all rows, FlatIndex's tile) in GFLOP/s against OpenBLAS sgemm on
+// the same shapes when the build found it. Prints the CPU, the level dispatch chose for each kernel, and whether it was the fastest
 // measured here. Single-threaded: one core's bandwidth is the bound a search thread sees.
 #include <benchmark/benchmark.h>
 
@@ -216,18 +216,21 @@ int main(int argc, char** argv) {
   const auto share = [](double v, double bound) {
     return bound > 0 ? std::to_string(static_cast<int>(100.0 * v / bound + 0.5)) + "%" : std::string("-");
   };
+  // A cache-resident scan has no bound here: it is limited by instructions, not by a simpler read.
+  enum class Bound { kStreamRead, kSgemm, kNone };
   struct Family {
     const char* kernel;
     ra::simd::Kernel family;
-    const char* bound;  // the read of the same bytes; nullptr: sgemm; "": none (a cache-resident read
-                        // is bound by instructions, not by a simpler read)
+    Bound bound;
   };
-  for (auto [kernel, family, bound_name] :
-       {Family{"rows", ra::simd::Kernel::kRows, "stream_read/"}, Family{"rows_l3", ra::simd::Kernel::kRows, ""},
-        Family{"gather", ra::simd::Kernel::kGather, "stream_read/"}, Family{"block", ra::simd::Kernel::kBlock, nullptr}}) {
+  for (auto [kernel, family, bound_kind] :
+       {Family{"rows", ra::simd::Kernel::kRows, Bound::kStreamRead}, Family{"rows_l3", ra::simd::Kernel::kRows, Bound::kNone},
+        Family{"gather", ra::simd::Kernel::kGather, Bound::kStreamRead}, Family{"block", ra::simd::Kernel::kBlock, Bound::kSgemm}}) {
     for (DType t : types) {
       const std::string n(ra::dtype_name(t));
-      const double bound = bound_name == nullptr ? sgemm : *bound_name ? collector.median(bound_name + n) : 0.0;
+      const double bound = bound_kind == Bound::kSgemm        ? sgemm
+                           : bound_kind == Bound::kStreamRead ? collector.median("stream_read/" + n)
+                                                              : 0.0;
       const SimdLevel chosen = ra::simd::kernel_level(family, t);
       double best = 0, at_chosen = 0;
       for (SimdLevel l : ra::simd::supported_levels()) {
