@@ -126,9 +126,9 @@ float dot_ymm(const float* q, const float* row, std::size_t ahead, std::size_t d
 }  // namespace
 
 // f32 rows: scans longer than 8 MiB are read with 256-bit loads. On this project's AMD EPYC
-// (Zen 5) VMs the 512-bit kernel led up to 8 MiB of rows (warm, best of 20 passes: 81-93 GB/s
-// against 73-76) and fell behind from 16 MiB on, once the rows came from L3 or DRAM (16 MiB
-// 51-60 against 72-74 GB/s, 32 MiB 37-43 against 50-64, 64 MiB 34-37 against 37-52).
+// (Zen 5) VMs the 512-bit kernel led up to 4 MiB of rows (warm, best of 20 passes: 83-93 GB/s
+// against 66-76), tied at 8 MiB and fell behind from 16 MiB on, once the rows came from L3 or
+// DRAM (16 MiB 51-60 against 72-74 GB/s, 32 MiB 37-43 against 50-64, 64 MiB 34-37 against 37-52).
 template <>
 struct F32Rows<Avx512> {
   static void run(const float* q, const float* r, std::size_t stride, std::size_t n, std::size_t dim,
