@@ -12,6 +12,7 @@ namespace {
 // Workload: 8192 rows of dim 128 per dtype (8 MiB in all, L3-sized), the shapes the index and
 // the decode path call with. Small enough that the whole calibration takes a few milliseconds.
 constexpr std::size_t kRows = 8192, kDim = 128, kQueries = 32, kBlockRows = 1024;
+constexpr std::size_t kCodeSubspaces = 64;  // dim 128 in 2-dimensional subspaces
 constexpr int kRepeats = 5;
 constexpr double kLowerLevelLead = 0.90;  // a lower level must take <= 90% of the time
 
@@ -20,9 +21,12 @@ struct Workload {
   std::vector<Float16> f16;
   std::vector<BFloat16> bf16;
   std::vector<std::uint32_t> ids;
+  std::vector<std::uint8_t> codes, lut;  // 4-bit codes of kRows rows over 64 subspaces
+  std::vector<std::uint16_t> sums;
   Workload()
       : query(kQueries * kDim), f32(kRows * kDim), out(kQueries * kBlockRows), y(kDim),
-        widened(kBlockRows * kDim), f16(kRows * kDim), bf16(kRows * kDim), ids(kRows) {
+        widened(kBlockRows * kDim), f16(kRows * kDim), bf16(kRows * kDim), ids(kRows),
+        codes(kRows * kCodeSubspaces / 2), lut(kCodeSubspaces * 16), sums(kRows) {
     std::uint32_t s = 12345;
     auto next = [&] {
       s = s * 1664525u + 1013904223u;
@@ -33,6 +37,8 @@ struct Workload {
     convert_from_f32(f32.data(), f32.size(), DType::kF16, f16.data());
     convert_from_f32(f32.data(), f32.size(), DType::kBF16, bf16.data());
     for (std::size_t i = 0; i < kRows; ++i) ids[i] = static_cast<std::uint32_t>((i * 2654435761u) % kRows);
+    for (std::uint8_t& c : codes) c = static_cast<std::uint8_t>((next() + 0.5f) * 255.0f);
+    for (std::uint8_t& t : lut) t = static_cast<std::uint8_t>((next() + 0.5f) * 255.0f);
   }
   const void* rows(DType t) const noexcept {
     return t == DType::kF32 ? static_cast<const void*>(f32.data())
@@ -60,6 +66,9 @@ void run(const KernelTable& t, Kernel kernel, DType dtype, Workload& w) noexcept
       break;
     case Kernel::kWiden:
       for (std::size_t i = 0; i < kRows; i += kBlockRows) t.widen[d](static_cast<const unsigned char*>(rows) + i * kDim * dtype_size(dtype), kBlockRows * kDim, w.widened.data());
+      break;
+    case Kernel::kScan4:
+      t.scan4(w.codes.data(), kRows / 32, kCodeSubspaces, w.lut.data(), w.sums.data());
       break;
     case Kernel::kAxpy: {
       const std::size_t row_bytes = kDim * dtype_size(dtype);
@@ -98,6 +107,7 @@ void take(KernelTable& dst, const KernelTable& src, Kernel kernel, DType dtype) 
     case Kernel::kBlock: dst.block[d] = src.block[d]; break;
     case Kernel::kAxpy: dst.axpy[d] = src.axpy[d]; break;
     case Kernel::kWiden: dst.widen[d] = src.widen[d]; break;
+    case Kernel::kScan4: dst.scan4 = src.scan4; break;
   }
 }
 
@@ -105,7 +115,7 @@ template <class F>
 void for_each_entry(F&& f) {
   for (int k = 0; k < kNumKernels; ++k) {
     const auto kernel = static_cast<Kernel>(k);
-    for (int d = 0; d < (kernel == Kernel::kDot ? 1 : kNumDTypes); ++d) f(kernel, static_cast<DType>(d));
+    for (int d = 0; d < (single_dtype(kernel) ? 1 : kNumDTypes); ++d) f(kernel, static_cast<DType>(d));
   }
 }
 

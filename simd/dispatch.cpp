@@ -149,6 +149,7 @@ std::string_view kernel_name(Kernel kernel) noexcept {
     case Kernel::kBlock: return "block";
     case Kernel::kAxpy: return "axpy";
     case Kernel::kWiden: return "widen";
+    case Kernel::kScan4: return "scan4";
   }
   return "?";
 }
@@ -157,7 +158,7 @@ SimdLevel kernel_level(Kernel kernel, DType dtype) noexcept {
   const int forced = active().forced.load(std::memory_order_relaxed);
   if (forced >= 0) return static_cast<SimdLevel>(forced);
   for (const KernelChoice& c : active().choices) {
-    if (c.kernel == kernel && (kernel == Kernel::kDot || c.dtype == dtype)) return c.level;
+    if (c.kernel == kernel && (single_dtype(kernel) || c.dtype == dtype)) return c.level;
   }
   return best_level();
 }
@@ -200,6 +201,11 @@ void dot_block(const float* q, std::size_t q_stride, std::size_t nq, const void*
 
 void axpy(float w, const void* x, DType dtype, float* y, std::size_t dim) noexcept {
   table().axpy[index_of(dtype)](w, x, y, dim);
+}
+
+void scan_codes4(const std::uint8_t* codes, std::size_t num_blocks, std::size_t num_sub,
+                 const std::uint8_t* lut, std::uint16_t* out) noexcept {
+  table().scan4(codes, num_blocks, num_sub, lut, out);
 }
 
 }  // namespace ra::simd

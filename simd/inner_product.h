@@ -30,4 +30,16 @@ void dot_block(const float* q, std::size_t q_stride, std::size_t nq, const void*
 /// y += w * x, x in `dtype`, y in f32 (accumulating attention values).
 void axpy(float w, const void* x, DType dtype, float* y, std::size_t dim) noexcept;
 
+/// Rows per block of 4-bit codes, and subspaces a block's subspace count is a multiple of.
+inline constexpr std::size_t kCodeBlockRows = 32, kCodeSubspaceGroup = 4;
+
+/// Quantized inner products ("fast scan"): each row is num_sub 4-bit codes, and its score the
+/// sum over subspaces m of lut[m*16 + code(m)], 8-bit table entries summed in 16 bits exactly
+/// (num_sub <= 256 keeps the sum below 2^16). `codes` holds num_blocks blocks of 32 rows,
+/// block b at codes + b*num_sub*16; in a block, subspace m takes 16 bytes, byte j holding row
+/// j's code in its low nibble and row j+16's in its high one. num_sub is a multiple of
+/// kCodeSubspaceGroup (pad with code 0 and table entries 0). out: num_blocks * 32 sums.
+void scan_codes4(const std::uint8_t* codes, std::size_t num_blocks, std::size_t num_sub,
+                 const std::uint8_t* lut, std::uint16_t* out) noexcept;
+
 }  // namespace ra::simd

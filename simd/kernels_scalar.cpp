@@ -1,5 +1,7 @@
 // Scalar level: plain loops in index order, compiled for the baseline ISA. The fallback on
 // any CPU and the reference the SIMD levels are tested against.
+#include <algorithm>
+
 #include "simd/detail/half_bits.h"
 #include "simd/detail/kernel_table.h"
 
@@ -59,6 +61,22 @@ void widen_all(const void* src, std::size_t n, float* dst) noexcept {
 
 }  // namespace
 
+void scan4_scalar(const std::uint8_t* codes, std::size_t num_blocks, std::size_t num_sub,
+                  const std::uint8_t* lut, std::uint16_t* out) noexcept {
+  for (std::size_t b = 0; b < num_blocks; ++b, codes += num_sub * 16, out += 32) {
+    std::uint16_t acc[32] = {};
+    for (std::size_t m = 0; m < num_sub; ++m) {
+      const std::uint8_t* c = codes + m * 16;
+      const std::uint8_t* t = lut + m * 16;
+      for (std::size_t j = 0; j < 16; ++j) {
+        acc[j] = static_cast<std::uint16_t>(acc[j] + t[c[j] & 15]);
+        acc[j + 16] = static_cast<std::uint16_t>(acc[j + 16] + t[c[j] >> 4]);
+      }
+    }
+    std::copy(acc, acc + 32, out);
+  }
+}
+
 const KernelTable kScalarKernels{
     &dot,
     {&rows<float>, &rows<Float16>, &rows<BFloat16>},
@@ -66,6 +84,7 @@ const KernelTable kScalarKernels{
     {&block<float>, &block<Float16>, &block<BFloat16>},
     {&axpy<float>, &axpy<Float16>, &axpy<BFloat16>},
     {&widen_all<float>, &widen_all<Float16>, &widen_all<BFloat16>},
+    &scan4_scalar,
 };
 
 }  // namespace ra::simd::detail

@@ -18,9 +18,12 @@ namespace ra::simd {
 
 enum class SimdLevel { kScalar, kAvx2, kAvx512, kNeon };
 
-/// The kernel families of inner_product.h (kDot has f32 rows only).
-enum class Kernel : std::uint8_t { kDot, kRows, kGather, kBlock, kAxpy, kWiden };
-inline constexpr int kNumKernels = 6;
+/// The kernel families of inner_product.h (kDot and kScan4 have one row type only: f32 rows,
+/// 4-bit codes).
+enum class Kernel : std::uint8_t { kDot, kRows, kGather, kBlock, kAxpy, kWiden, kScan4 };
+inline constexpr int kNumKernels = 7;
+/// Whether `kernel` has one entry rather than one per row dtype.
+constexpr bool single_dtype(Kernel kernel) noexcept { return kernel == Kernel::kDot || kernel == Kernel::kScan4; }
 
 std::string_view level_name(SimdLevel level) noexcept;
 std::string_view kernel_name(Kernel kernel) noexcept;

@@ -342,7 +342,7 @@ void widen(const void* src, std::size_t n, float* dst) noexcept {
 }
 
 template <class Arch, int QT, int RT>
-constexpr KernelTable make_table() noexcept {
+constexpr KernelTable make_table(KernelTable::Scan4 scan4 = &scan4_scalar) noexcept {
   return KernelTable{
       &dot<Arch>,
       {&rows<Arch, float>, &rows<Arch, Float16>, &rows<Arch, BFloat16>},
@@ -350,6 +350,7 @@ constexpr KernelTable make_table() noexcept {
       {&block<Arch, float, QT, RT>, &block<Arch, Float16, QT, RT>, &block<Arch, BFloat16, QT, RT>},
       {&axpy<Arch, float>, &axpy<Arch, Float16>, &axpy<Arch, BFloat16>},
       {&widen<Arch, float>, &widen<Arch, Float16>, &widen<Arch, BFloat16>},
+      scan4,
   };
 }
 

@@ -224,6 +224,41 @@ TEST(Kernels, SpecialValuesPropagateAtEveryLevel) {
   }
 }
 
+// The fast scan sums exactly what its tables say for every row's codes, at every level: every
+// code and table value (0..255) occurs, 256 subspaces reach the 16-bit sum's largest case, and
+// the block layout (low nibble row j, high nibble row j + 16) is read as documented.
+TEST(Kernels, FastScanSumsTheTableEntriesOfEveryRowsCodes) {
+  std::mt19937 rng(11);
+  for (std::size_t num_sub : {std::size_t{4}, std::size_t{8}, std::size_t{64}, std::size_t{256}}) {
+    const std::size_t blocks = 3, rows = blocks * kCodeBlockRows;
+    std::vector<std::uint8_t> code(rows * num_sub), lut(num_sub * 16);
+    for (auto& c : code) c = static_cast<std::uint8_t>(rng() % 16);
+    for (auto& t : lut) t = static_cast<std::uint8_t>(rng() % 256);
+    if (num_sub == 256) {  // the largest sum: every row's code takes a 255 entry
+      std::fill(lut.begin(), lut.end(), std::uint8_t{255});
+    }
+    std::vector<std::uint8_t> packed(blocks * num_sub * 16, 0);
+    std::vector<std::uint32_t> want(rows, 0);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::size_t b = r / 32, j = r % 32;
+      for (std::size_t m = 0; m < num_sub; ++m) {
+        const std::uint8_t c = code[r * num_sub + m];
+        packed[b * num_sub * 16 + m * 16 + j % 16] |= static_cast<std::uint8_t>(j < 16 ? c : c << 4);
+        want[r] += lut[m * 16 + c];
+      }
+    }
+    for (SimdLevel level : supported_levels()) {
+      ScopedSimdLevel scoped(level);
+      std::vector<std::uint16_t> out(rows + 1, 7);
+      scan_codes4(packed.data(), blocks, num_sub, lut.data(), out.data());
+      for (std::size_t r = 0; r < rows; ++r) {
+        ASSERT_EQ(out[r], want[r]) << level_name(level) << " num_sub " << num_sub << " row " << r;
+      }
+      EXPECT_EQ(out[rows], 7) << "scan wrote past its end, " << level_name(level);
+    }
+  }
+}
+
 TEST(SimdLevel, BestIsSupportedAndScopedLevelRestores) {
   if (std::getenv("RA_SIMD_LEVEL") != nullptr) GTEST_SKIP() << "RA_SIMD_LEVEL forces a level";
   EXPECT_EQ(forced_level(), -1);
@@ -263,7 +298,7 @@ TEST(SimdLevel, UnsupportedLevelIsRefused) {
 TEST(SimdLevel, CalibratedChoiceIsSupportedAndAgreesWithEveryLevel) {
   const auto levels = supported_levels();
   const auto choices = dispatch_choices();
-  ASSERT_EQ(choices.size(), 1u + (kNumKernels - 1u) * kNumDTypes);  // dot: f32 only
+  ASSERT_EQ(choices.size(), 2u + (kNumKernels - 2u) * kNumDTypes);  // dot: f32 only; scan4: codes
   for (const KernelChoice& c : choices) {
     EXPECT_NE(std::find(levels.begin(), levels.end(), c.level), levels.end()) << kernel_name(c.kernel);
     if (dispatch_mode() == "calibrated" && levels.size() > 1) {

@@ -23,7 +23,7 @@ Runner add_info(CLI::App& app) {
     std::printf("\nsimd dispatch: %s\n", std::string(simd::dispatch_mode()).c_str());
     for (const simd::KernelChoice& c : simd::dispatch_choices()) {
       std::printf("  %-6s %-4s -> %-6s", std::string(simd::kernel_name(c.kernel)).c_str(),
-                  c.kernel == simd::Kernel::kDot ? "f32" : std::string(dtype_name(c.dtype)).c_str(),
+                  c.kernel == simd::Kernel::kScan4 ? "u4" : c.kernel == simd::Kernel::kDot ? "f32" : std::string(dtype_name(c.dtype)).c_str(),
                   std::string(simd::level_name(c.level)).c_str());
       for (const auto& [level, ns] : c.ns) {
         std::printf("  %s %.0f us", std::string(simd::level_name(level)).c_str(), ns / 1000.0);
