@@ -26,12 +26,6 @@ inline constexpr std::size_t kMaxHubFraction = 64;
 class Pruner;       // internal: diversity pruning on centred keys
 struct LinkState;   // internal: in-degrees and spanning tree kept across insertions
 
-/// How the index holds its keys.
-enum class KeyOwnership : std::uint8_t {
-  kCopy,       // the index copies the keys (in BuildConfig::storage dtype) and owns them
-  kReference,  // the index reads the caller's memory, which must outlive it (no copy)
-};
-
 class GraphIndex {
  public:
   /// Builds over `keys` (f32, f16 or bf16; n x d) guided by `train_queries` (f32, m x d),

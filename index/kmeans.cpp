@@ -29,7 +29,11 @@ void assign_nearest(const MatrixView& keys, std::size_t begin, std::size_t end,
     std::vector<float>& tile = tiles[static_cast<std::size_t>(omp_get_thread_num())];
     std::vector<float>& score = scores[static_cast<std::size_t>(omp_get_thread_num())];
     const std::size_t r0 = begin + t * kTile, r1 = std::min(end, r0 + kTile);
-    for (std::size_t r = r0; r < r1; ++r) convert_to_f32(keys.row_bytes(r), keys.dtype, d, &tile[(r - r0) * d]);
+    if (keys.stride == d) {  // dense rows: one conversion for the tile (a call per row dominated small dims)
+      convert_to_f32(keys.row_bytes(r0), keys.dtype, (r1 - r0) * d, tile.data());
+    } else {
+      for (std::size_t r = r0; r < r1; ++r) convert_to_f32(keys.row_bytes(r), keys.dtype, d, &tile[(r - r0) * d]);
+    }
     simd::dot_block(tile.data(), d, r1 - r0, centroids.data(), DType::kF32, d, num_clusters, d, score.data(),
                     num_clusters);
     for (std::size_t r = r0; r < r1; ++r) {

@@ -44,6 +44,12 @@ struct MatrixView {
   bool empty() const noexcept { return rows == 0; }
 };
 
+/// How an index holds its keys.
+enum class KeyOwnership : std::uint8_t {
+  kCopy,       // the index copies the keys (GraphIndex: in BuildConfig::storage dtype) and owns them
+  kReference,  // the index reads the caller's memory, which must outlive it (no copy)
+};
+
 /// A rows x cols block of ids, row-major (ground truth, kNN lists).
 struct IdMatrix {
   std::size_t rows = 0, cols = 0;

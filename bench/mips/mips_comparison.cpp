@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "index/graph_index.h"
+#include "index/partition_index.h"
 #include "simd/inner_product.h"
 #include "tools/report/svg.h"
 #include "tools/eval/measure.h"
@@ -114,6 +115,38 @@ Result<MipsMethod> run_graph(const Matrix& keys, const Matrix& train, const Matr
       return st;
     }, queries, truth, o.k, o.threads, keys.rows());
   });
+  return m;
+}
+
+// Partitions + 4-bit codes + exact reorder (ours): the probes swept at each reorder depth of
+// ScaNN's sweep in the suite (k, 2k, 4k), so that both are measured alike.
+Result<MipsMethod> run_partition(const Matrix& keys, const Matrix& queries, const IdMatrix& truth,
+                                 const MipsBenchOptions& o) {
+  PartitionConfig cfg;
+  cfg.num_threads = o.build_threads;
+  const auto t0 = Clock::now();
+  RA_ASSIGN_OR_RETURN(auto index, PartitionIndex::build(keys.view(), cfg));
+  MipsMethod m{"partitions + 4-bit codes (ours)",
+               "lists=" + std::to_string(index->lists()) + " subspace_dims=" + std::to_string(cfg.subspace_dims) +
+                   " iterations=" + std::to_string(cfg.iterations) + " reorder in {k, 2k, 4k}",
+               seconds_since(t0), index->memory_bytes(), {}};
+  std::vector<PartitionContext> contexts(std::max<std::uint32_t>(o.threads, 1));
+  for (std::uint32_t depth : {1u, 2u, 4u}) {
+    const std::uint32_t reorder = std::min<std::uint32_t>(depth * o.k, static_cast<std::uint32_t>(keys.rows()));
+    auto rows = sweep(1, static_cast<std::uint32_t>(index->lists()), o, [&](std::uint32_t probes) {
+      const PartitionSearchParams p{o.k, probes, reorder};
+      return measure("probes=" + std::to_string(probes) + " reorder=" + std::to_string(reorder),
+                     [&](const float* q, Label* ids) {
+                       SearchStats st;
+                       thread_local std::vector<float> sc;
+                       sc.resize(o.k);
+                       (void)index->search_one(q, p, contexts[static_cast<std::size_t>(omp_get_thread_num())], ids,
+                                               sc.data(), &st);
+                       return st;
+                     }, queries, truth, o.k, o.threads, keys.rows());
+    });
+    m.rows.insert(m.rows.end(), rows.begin(), rows.end());
+  }
   return m;
 }
 
@@ -260,6 +293,10 @@ Result<MipsBenchReport> run_mips_bench(const Matrix& keys, const Matrix& train_q
   }
   if (!skipped(o, "graph")) {
     RA_ASSIGN_OR_RETURN(MipsMethod m, run_graph(keys, train_queries, queries, truth, opt));
+    r.methods.push_back(std::move(m));
+  }
+  if (!skipped(o, "partition")) {
+    RA_ASSIGN_OR_RETURN(MipsMethod m, run_partition(keys, queries, truth, opt));
     r.methods.push_back(std::move(m));
   }
 #if RA_WITH_HNSWLIB

@@ -4,7 +4,7 @@
 // method runs over its parameter sweep and reports recall@k, keys scored per query (over every
 // test query, as recall), QPS, p99 latency, build time and index memory. Searches and builds
 // run on the stated thread counts, faiss's internal OpenMP included.
-// Methods: exact flat scan and the query-guided graph (ours); hnswlib HNSW and faiss
+// Methods: exact flat scan, the query-guided graph and partitions + 4-bit codes (ours); hnswlib HNSW and faiss
 // IndexHNSWFlat / IndexIVFFlat with inner product, when the build found those libraries.
 #include <cstdint>
 #include <string>

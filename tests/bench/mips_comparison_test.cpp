@@ -23,7 +23,7 @@ TEST(MipsBench, EveryMethodReportsASweepAgainstTheSameTruth) {
   opt.degree = 16;
   const MipsBenchReport r = run_mips_bench(d.keys, d.train_queries, d.queries, truth, opt).value();
   ASSERT_GE(r.methods.size(), 2u);
-  EXPECT_EQ(r.methods.size() + r.skipped.size(), 5u);  // flat, graph, hnswlib, faiss HNSW, faiss IVF
+  EXPECT_EQ(r.methods.size() + r.skipped.size(), 6u);  // flat, graph, partitions, hnswlib, faiss HNSW, faiss IVF
   EXPECT_EQ(r.methods[0].rows.size(), 1u);
   EXPECT_DOUBLE_EQ(r.methods[0].rows[0].recall, 1.0);  // the exact scan
   EXPECT_DOUBLE_EQ(r.methods[0].rows[0].scored_fraction, 1.0);
@@ -44,6 +44,7 @@ TEST(MipsBench, EveryMethodReportsASweepAgainstTheSameTruth) {
   EXPECT_TRUE(j["methods"][1]["rows"][0].contains("scored_fraction"));
   EXPECT_NE(mips_svg(r, "t").find("<svg"), std::string::npos);
   EXPECT_NE(mips_table(r).find("query-guided graph"), std::string::npos);
+  EXPECT_NE(mips_table(r).find("partitions + 4-bit codes"), std::string::npos);
 }
 
 TEST(MipsBench, MismatchedInputsAreErrors) {

@@ -19,7 +19,7 @@ Runner add_bench(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
   bench->require_subcommand(1);
-  CLI::App* cmd = bench->add_subcommand("mips", "MIPS: flat, our graph, hnswlib, faiss HNSW and IVF, one table");
+  CLI::App* cmd = bench->add_subcommand("mips", "MIPS: flat, our graph and partitions, hnswlib, faiss HNSW and IVF, one table");
   cmd->add_option("--keys", o->keys, "Keys (selector allowed)")->required();
   cmd->add_option("--train-queries", o->train, "Training queries (guide our graph)")->required();
   cmd->add_option("--queries", o->queries, "Test queries")->required();
@@ -34,7 +34,7 @@ Runner add_bench(CLI::App& app) {
                   "Sweeps (beam, ef) go at most this many times k wide (and stop earlier once recall stops gaining)")
       ->capture_default_str();
   cmd->add_option("--degree", o->opt.degree, "M of every graph method")->capture_default_str();
-  cmd->add_option("--skip", o->opt.skip, "Methods not to run: flat, graph, hnswlib, faiss-hnsw, faiss-ivf")
+  cmd->add_option("--skip", o->opt.skip, "Methods not to run: flat, graph, partition, hnswlib, faiss-hnsw, faiss-ivf")
       ->delimiter(',');
   cmd->add_option("--json", o->json, "Write the results as JSON");
   cmd->add_option("--svg", o->svg, "Write recall vs keys scored and recall vs QPS as SVG");

@@ -1,0 +1,140 @@
+#include "index/partition_index.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "index/flat_index.h"
+#include "index/recall.h"
+#include "simd/inner_product.h"
+#include "tools/synthetic/synthetic.h"
+
+namespace ra {
+namespace {
+
+// A small out-of-distribution attention-like set (dim 30: the last subspace pair is padded).
+const tools::SyntheticData& data() {
+  static const tools::SyntheticData d = [] {
+    tools::SyntheticSpec s;
+    s.n = 5000;
+    s.dim = 30;
+    s.num_queries = 100;
+    s.num_train = 100;
+    s.seed = 9;
+    return tools::generate(s).value();
+  }();
+  return d;
+}
+
+SearchResults exact_top(const MatrixView& keys, std::uint32_t k) {
+  SearchResults truth;
+  EXPECT_TRUE(FlatIndex::over(keys)->search(data().queries.view(), {k}, &truth).ok());
+  return truth;
+}
+
+// Every query, one at a time; the work of each added to *stats.
+SearchResults search_all(const PartitionIndex& index, const PartitionSearchParams& p, SearchStats* stats = nullptr) {
+  const MatrixView q = data().queries.view();
+  SearchResults out{q.rows, p.k, std::vector<Label>(q.rows * p.k), std::vector<float>(q.rows * p.k)};
+  PartitionContext ctx;
+  for (std::size_t i = 0; i < q.rows; ++i) {
+    EXPECT_TRUE(index.search_one(q.f32_row(i), p, ctx, out.ids.data() + i * p.k, out.scores.data() + i * p.k, stats).ok());
+  }
+  return out;
+}
+
+double recall(const SearchResults& found, const SearchResults& truth, std::uint32_t k) {
+  return recall_at_k(found, IdMatrix{truth.num_queries, truth.k, truth.ids}, k);
+}
+
+PartitionConfig config(std::size_t lists) {
+  PartitionConfig cfg;
+  cfg.lists = lists;
+  return cfg;
+}
+
+// Every list probed and every key rescored: the exact top-k, scores included.
+TEST(PartitionIndex, AllListsAndAFullReorderAreExact) {
+  const MatrixView keys = data().keys.view();
+  auto index = PartitionIndex::build(keys, config(40)).value();
+  EXPECT_EQ(index->lists(), 40u);
+  EXPECT_EQ(index->subspaces() % simd::kCodeSubspaceGroup, 0u);
+  const std::uint32_t k = 20;
+  SearchStats stats;
+  const SearchResults found = search_all(*index, {k, 40, static_cast<std::uint32_t>(keys.rows)}, &stats);
+  const SearchResults truth = exact_top(keys, k);
+  EXPECT_EQ(found.ids, truth.ids);
+  for (std::size_t i = 0; i < found.scores.size(); ++i) {
+    EXPECT_NEAR(found.scores[i], truth.scores[i], 1e-6 * std::abs(truth.scores[i]));  // gather vs block summation order
+  }
+  // The work: the centroids, every key's code and every key exactly, per query.
+  EXPECT_EQ(stats.score_evals, data().queries.rows() * (40 + 2 * keys.rows));
+}
+
+// The 4-bit estimates rank well enough that a reorder of 4k finds nearly everything the probed
+// lists hold, and more probes never find less.
+TEST(PartitionIndex, EstimatesFindWhatTheProbedListsHold) {
+  const MatrixView keys = data().keys.view();
+  auto index = PartitionIndex::build(keys, config(64)).value();
+  const std::uint32_t k = 10;
+  const SearchResults truth = exact_top(keys, k);
+  const double all = recall(search_all(*index, {k, 64, 4 * k}), truth, k);
+  EXPECT_GE(all, 0.95) << "the estimates of every key, reordered at 4k";
+  double previous = 0;
+  for (std::uint32_t probes : {1u, 4u, 16u, 64u}) {
+    const double r = recall(search_all(*index, {k, probes, static_cast<std::uint32_t>(keys.rows)}), truth, k);
+    EXPECT_GE(r, previous) << probes << " probes";
+    previous = r;
+  }
+  EXPECT_DOUBLE_EQ(previous, 1.0);
+}
+
+// Keys referenced or copied, f32 or f16: the same lists and codes from the same values.
+TEST(PartitionIndex, ReferencedAndHalfPrecisionKeysWork) {
+  const MatrixView keys = data().keys.view();
+  auto copied = PartitionIndex::build(keys, config(32)).value();
+  auto referenced = PartitionIndex::build(keys, config(32), KeyOwnership::kReference).value();
+  const PartitionSearchParams p{10, 8, 40};
+  EXPECT_EQ(search_all(*copied, p).ids, search_all(*referenced, p).ids);
+  EXPECT_GT(copied->memory_bytes(), referenced->memory_bytes() + keys.rows * keys.dim * sizeof(float) - 1);
+
+  auto half = Matrix::copy_of(keys, DType::kF16).value();
+  auto index = PartitionIndex::build(half.view(), config(32)).value();
+  const std::uint32_t k = 10;
+  const SearchResults found = search_all(*index, {k, 32, static_cast<std::uint32_t>(keys.rows)});
+  EXPECT_EQ(found.ids, exact_top(half.view(), k).ids) << "f16 keys, every list, full reorder";
+}
+
+TEST(PartitionIndex, BadInputIsAnError) {
+  const MatrixView keys = data().keys.view();
+  EXPECT_FALSE(PartitionIndex::build(keys, config(keys.rows + 1)).ok());
+  PartitionConfig wide = config(8);
+  wide.subspace_dims = 0;
+  EXPECT_FALSE(PartitionIndex::build(keys, wide).ok());
+  EXPECT_FALSE(PartitionIndex::build(keys.slice_rows(0, 10), config(2)).ok()) << "fewer than 16 keys";
+  std::vector<float> nan(32 * 30, 1.0f);
+  nan[77] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(PartitionIndex::build(MatrixView::f32(nan.data(), 32, 30), config(2)).ok());
+  std::vector<float> big_dim(64 * 1030, 0.5f);
+  EXPECT_FALSE(PartitionIndex::build(MatrixView::f32(big_dim.data(), 64, 1030), config(2)).ok())
+      << "more than 256 subspaces of 2";
+
+  auto index = PartitionIndex::build(keys, config(16)).value();
+  PartitionContext ctx;
+  std::vector<Label> ids(20);
+  std::vector<float> scores(20);
+  const float* q = data().queries.f32_row(0);
+  EXPECT_FALSE(index->search_one(q, {0, 4, 0}, ctx, ids.data(), scores.data()).ok()) << "k 0";
+  EXPECT_FALSE(index->search_one(q, {10, 0, 0}, ctx, ids.data(), scores.data()).ok()) << "no probes";
+  EXPECT_FALSE(index->search_one(q, {10, 17, 0}, ctx, ids.data(), scores.data()).ok()) << "more probes than lists";
+  EXPECT_FALSE(index->search_one(q, {10, 4, 5}, ctx, ids.data(), scores.data()).ok()) << "reorder below k";
+  EXPECT_FALSE(index->search_one(nullptr, {10, 4, 0}, ctx, ids.data(), scores.data()).ok());
+  EXPECT_TRUE(index->search_one(q, {10, 4, 0}, ctx, ids.data(), scores.data()).ok());
+  EXPECT_TRUE(std::is_sorted(scores.begin(), scores.begin() + 10, std::greater<>()));
+}
+
+}  // namespace
+}  // namespace ra
