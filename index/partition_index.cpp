@@ -52,6 +52,12 @@ std::uint8_t nearest_codeword(const float* x, const float* columns, std::size_t 
   return static_cast<std::uint8_t>(std::min_element(dist, dist + kCodewords) - dist);
 }
 
+// out = row r of keys minus centroid c (dim floats).
+void residual_of(const MatrixView& keys, std::size_t r, const float* c, float* out) {
+  convert_to_f32(keys.row_bytes(r), keys.dtype, keys.dim, out);
+  for (std::size_t i = 0; i < keys.dim; ++i) out[i] -= c[i];
+}
+
 }  // namespace
 
 Result<std::size_t> PartitionConfig::resolve_lists(std::size_t n, std::size_t dim) const {
@@ -101,10 +107,7 @@ Result<std::unique_ptr<PartitionIndex>> PartitionIndex::build(const MatrixView& 
   const std::size_t sample_rows = (n + stride - 1) / stride;
   std::vector<float> residual(sample_rows * d);
   for (std::size_t r = 0; r < sample_rows; ++r) {
-    float* x = &residual[r * d];
-    convert_to_f32(k.row_bytes(r * stride), k.dtype, d, x);
-    const float* c = &idx->centroids_[lists.assignment[r * stride] * d];
-    for (std::size_t i = 0; i < d; ++i) x[i] -= c[i];
+    residual_of(k, r * stride, &idx->centroids_[lists.assignment[r * stride] * d], &residual[r * d]);
   }
   idx->tables_.assign(idx->num_sub_ * sd * kCodewords, 0.0f);
   std::vector<float> columns(sample_rows * sd);
@@ -138,8 +141,7 @@ Result<std::unique_ptr<PartitionIndex>> PartitionIndex::build(const MatrixView& 
     float* x = rows[static_cast<std::size_t>(omp_get_thread_num())].data();
     const float* c = &idx->centroids_[l * d];
     for (std::size_t p = idx->list_begin_[l]; p < idx->list_begin_[l + 1]; ++p) {
-      convert_to_f32(k.row_bytes(idx->ids_[p]), k.dtype, d, x);
-      for (std::size_t i = 0; i < d; ++i) x[i] -= c[i];
+      residual_of(k, idx->ids_[p], c, x);
       const std::size_t slot = p - idx->list_begin_[l];
       std::uint8_t* block = &idx->codes_[(idx->block_begin_[l] + slot / kBlock) * block_bytes];
       const std::size_t j = slot % kBlock;
@@ -246,12 +248,13 @@ Status PartitionIndex::search_one(const float* query, const PartitionSearchParam
   std::size_t boundary = kBins, above = 0;  // the keys in bins above `boundary`
   while (boundary > 0 && above + b.histogram[boundary - 1] < reorder) above += b.histogram[--boundary];
   const std::size_t take_boundary = boundary > 0 ? reorder - above : 0;
-  std::size_t taken = 0;
+  std::size_t from_boundary = 0;
   for (std::size_t j = 0; j < scanned; ++j) {
     const std::size_t bin = bin_of(b.estimate[j]);
-    if (bin >= boundary || (bin + 1 == boundary && taken < take_boundary && ++taken)) {
-      b.candidates.push_back(b.estimate_ids[j]);
-    }
+    const bool in_boundary_bin = bin + 1 == boundary;
+    if (bin < boundary && !(in_boundary_bin && from_boundary < take_boundary)) continue;
+    if (in_boundary_bin) ++from_boundary;
+    b.candidates.push_back(b.estimate_ids[j]);
   }
 
   // The reorder: the best estimates scored exactly.

@@ -66,7 +66,8 @@ class PartitionIndex {
   std::uint64_t memory_bytes() const noexcept;
 
   /// Top-k of one query (f32, dim floats) into ids / scores (k slots each, best first).
-  /// stats->score_evals counts every score: the centroids, the codes scanned, the reorder.
+  /// stats->score_evals counts every score: the centroids, the codes scanned, the reorder;
+  /// stats->hops the lists scanned.
   Status search_one(const float* query, const PartitionSearchParams& p, PartitionContext& ctx, Label* ids,
                     float* scores, SearchStats* stats = nullptr) const;
 
