@@ -16,8 +16,8 @@
 namespace ra {
 
 struct PartitionContext::Buffers {
-  std::vector<float> centroid_scores, table, estimate, exact;
-  std::vector<std::uint32_t> order, estimate_ids, candidates, histogram;
+  std::vector<float> centroid_scores, table, exact;
+  std::vector<std::uint32_t> order, estimate, estimate_ids, candidates, histogram;
   std::vector<std::uint8_t> lut;
   std::vector<std::uint16_t> sums;
   TopK best;
@@ -191,7 +191,7 @@ Status PartitionIndex::search_one(const float* query, const PartitionSearchParam
 
   // The query's tables: <q_m, codeword>, shifted to start at 0 in each subspace and scaled so
   // that the widest subspace spans 0..255.
-  float bias = 0, widest = 0;
+  float widest = 0;
   std::fill(b.table.begin(), b.table.end(), 0.0f);
   for (std::size_t m = 0; m < num_sub_; ++m) {
     float* t = &b.table[m * kCodewords];
@@ -203,59 +203,68 @@ Status PartitionIndex::search_one(const float* query, const PartitionSearchParam
     float low = t[0], high = t[0];
     for (std::size_t j = 1; j < kCodewords; ++j) low = std::min(low, t[j]), high = std::max(high, t[j]);
     widest = std::max(widest, high - low);
-    bias += low;
     for (std::size_t j = 0; j < kCodewords; ++j) t[j] -= low;
   }
   const float scale = widest > 0 ? 255.0f / widest : 0.0f, unit = widest / 255.0f;  // 8-bit steps
   for (std::size_t i = 0; i < b.table.size(); ++i) b.lut[i] = static_cast<std::uint8_t>(b.table[i] * scale + 0.5f);
 
-  // Scan: every probed key's estimate <q, centroid> + bias + sum * unit.
+  // Scan: every probed key's estimate <q, centroid> + sum * unit (+ the subspaces' lows, the
+  // same for every key), in integer steps of `unit` above the lowest probed centroid score,
+  // binned by a histogram as it is made. The best `reorder` are those in bins from `edge` up
+  // (taking any of the edge bin's: a bin is a few steps wide, far below the codes' error).
+  // Lists go best first, so the edge rises early, and a later key below it is dropped at once.
+  std::uint32_t max_sum = 0;  // the largest sum a code can reach
+  for (std::size_t m = 0; m < num_sub_; ++m) {
+    max_sum += *std::max_element(&b.lut[m * kCodewords], &b.lut[(m + 1) * kCodewords]);
+  }
+  const float step = unit > 0 ? unit : 1.0f, lowest = cs[b.order[p.probes - 1]];
+  auto offset_of = [&](std::uint32_t l) {
+    return static_cast<std::uint32_t>(std::min(std::lround((cs[l] - lowest) / step), 1L << 30));
+  };
+  constexpr std::size_t kBins = 2048;
+  int shift = 0;
+  while (((offset_of(b.order[0]) + max_sum) >> shift) >= kBins) ++shift;
+  b.histogram.assign(kBins, 0);
   std::size_t scanned = 0;
   for (std::size_t i = 0; i < p.probes; ++i) scanned += list_begin_[b.order[i] + 1] - list_begin_[b.order[i]];
   b.estimate.resize(scanned);
   b.estimate_ids.resize(scanned);
   const std::size_t block_bytes = num_sub_ * 16;
-  float low = std::numeric_limits<float>::infinity(), high = -low;
-  for (std::size_t i = 0, at = 0; i < p.probes; ++i) {
+  std::uint32_t edge = 0;
+  std::size_t kept = 0, at_or_above_edge = 0;
+  for (std::size_t i = 0; i < p.probes; ++i) {
     const std::uint32_t l = b.order[i];
     const std::size_t first = list_begin_[l], count = list_begin_[l + 1] - first;
     if (count == 0) continue;
     const std::size_t blocks = block_begin_[l + 1] - block_begin_[l];
     if (b.sums.size() < blocks * kBlock) b.sums.resize(blocks * kBlock);
     simd::scan_codes4(&codes_[block_begin_[l] * block_bytes], blocks, num_sub_, b.lut.data(), b.sums.data());
-    const float base = cs[l] + bias;
-    float* e = &b.estimate[at];
-    std::uint16_t lo = 0xffff, hi = 0;  // in 16 bits: the compiler vectorises these, not float ones
-    for (std::size_t j = 0; j < count; ++j) {
-      lo = std::min(lo, b.sums[j]);
-      hi = std::max(hi, b.sums[j]);
-      e[j] = base + static_cast<float>(b.sums[j]) * unit;
+    const std::uint32_t offset = offset_of(l);
+    const NodeId* list_ids = &ids_[first];
+    for (std::size_t j = 0; j < count; ++j) {  // branch-free: early lists keep most keys
+      const std::uint32_t e = offset + b.sums[j], bin = e >> shift;
+      ++b.histogram[bin];
+      b.estimate[kept] = bin;
+      b.estimate_ids[kept] = list_ids[j];
+      const bool keep = bin >= edge;
+      kept += static_cast<std::size_t>(keep);
+      at_or_above_edge += static_cast<std::size_t>(keep);
     }
-    low = std::min(low, base + static_cast<float>(lo) * unit);
-    high = std::max(high, base + static_cast<float>(hi) * unit);
-    std::copy_n(&ids_[first], count, &b.estimate_ids[at]);
-    at += count;
+    while (edge + 1 < kBins && at_or_above_edge - b.histogram[edge] >= reorder) at_or_above_edge -= b.histogram[edge++];
   }
-
-  // The best `reorder` estimates, by a histogram: a bin's width is far below the 4-bit codes'
-  // error, so which keys of the boundary bin are taken does not matter.
-  b.candidates.clear();
-  constexpr std::size_t kBins = 2048;
-  b.histogram.assign(kBins, 0);
-  const float per_bin = high > low ? static_cast<float>(kBins - 1) / (high - low) : 0.0f;
-  auto bin_of = [&](float e) { return static_cast<std::size_t>((e - low) * per_bin); };
-  for (float e : b.estimate) ++b.histogram[bin_of(e)];
-  std::size_t boundary = kBins, above = 0;  // the keys in bins above `boundary`
-  while (boundary > 0 && above + b.histogram[boundary - 1] < reorder) above += b.histogram[--boundary];
-  const std::size_t take_boundary = boundary > 0 ? reorder - above : 0;
-  std::size_t from_boundary = 0;
-  for (std::size_t j = 0; j < scanned; ++j) {
-    const std::size_t bin = bin_of(b.estimate[j]);
-    const bool in_boundary_bin = bin + 1 == boundary;
-    if (bin < boundary && !(in_boundary_bin && from_boundary < take_boundary)) continue;
-    if (in_boundary_bin) ++from_boundary;
-    b.candidates.push_back(b.estimate_ids[j]);
+  // Every key of a bin above the edge, and the edge bin's first ones up to `reorder`.
+  const std::size_t above = at_or_above_edge - b.histogram[edge];
+  const std::size_t take = above < reorder ? reorder - above : 0;
+  b.candidates.resize(kept);
+  std::size_t chosen = 0, from_edge = 0;
+  for (std::size_t j = 0; j < kept; ++j) {
+    const std::uint32_t bin = b.estimate[j];
+    const bool on_edge = bin == edge;
+    b.candidates[chosen] = b.estimate_ids[j];
+    chosen += static_cast<std::size_t>(bin > edge || (on_edge && from_edge < take));
+    from_edge += static_cast<std::size_t>(on_edge);
   }
+  b.candidates.resize(chosen);
 
   // The reorder: the best estimates scored exactly.
   b.exact.resize(b.candidates.size());

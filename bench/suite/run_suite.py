@@ -104,10 +104,10 @@ def scann_method(keys, queries, gt, k, target=0.995):
     t0 = time.perf_counter()
     builder = scann.scann_ops_pybind.builder(keys, k, "dot_product")
     searcher = (builder.tree(num_leaves=leaves, num_leaves_to_search=8, training_sample_size=n)
-                .score_ah(2, anisotropic_quantization_threshold=0.2).reorder(4 * k).build())
+                .score_ah(2, anisotropic_quantization_threshold=0.2).reorder(16 * k).build())
     build_s = time.perf_counter() - t0
     rows, truth = [], [set(r[:k].tolist()) for r in gt]
-    for reorder in (k, 2 * k, 4 * k):
+    for reorder in (k, 2 * k, 4 * k, 8 * k, 16 * k):
         for search in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512):
             if search > leaves:
                 break
