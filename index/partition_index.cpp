@@ -122,14 +122,9 @@ Result<std::unique_ptr<PartitionIndex>> PartitionIndex::build(const MatrixView& 
   }
 
   // 3. The lists' ids, and every key's codes in its list's blocks.
-  idx->list_begin_.assign(num_lists + 1, 0);
-  for (std::uint32_t a : lists.assignment) ++idx->list_begin_[a + 1];
-  std::partial_sum(idx->list_begin_.begin(), idx->list_begin_.end(), idx->list_begin_.begin());
-  idx->block_begin_.assign(num_lists + 1, 0);
-  for (std::size_t l = 0; l < num_lists; ++l) {
-    const std::size_t size = idx->list_begin_[l + 1] - idx->list_begin_[l];
-    idx->block_begin_[l + 1] = idx->block_begin_[l] + (size + kBlock - 1) / kBlock;
-  }
+  std::vector<std::size_t> sizes(num_lists, 0);
+  for (std::uint32_t a : lists.assignment) ++sizes[a];
+  idx->set_list_sizes(sizes);
   idx->ids_.resize(n);
   std::vector<std::size_t> fill(idx->list_begin_.begin(), idx->list_begin_.end() - 1);
   for (std::size_t r = 0; r < n; ++r) idx->ids_[fill[lists.assignment[r]]++] = static_cast<NodeId>(r);
@@ -153,6 +148,19 @@ Result<std::unique_ptr<PartitionIndex>> PartitionIndex::build(const MatrixView& 
     }
   }
   return idx;
+}
+
+void PartitionIndex::set_list_sizes(const std::vector<std::size_t>& sizes) {
+  list_begin_.assign(sizes.size() + 1, 0);
+  block_begin_.assign(sizes.size() + 1, 0);
+  for (std::size_t l = 0; l < sizes.size(); ++l) {
+    list_begin_[l + 1] = list_begin_[l] + sizes[l];
+    block_begin_[l + 1] = block_begin_[l] + (sizes[l] + kBlock - 1) / kBlock;
+  }
+}
+
+std::size_t PartitionIndex::subspaces_for(std::size_t dim, std::size_t subspace_dims) noexcept {
+  return padded_subspaces(dim, subspace_dims);
 }
 
 std::uint64_t PartitionIndex::memory_bytes() const noexcept {

@@ -9,6 +9,7 @@
 // Thread safety: search_one is const and may run concurrently (one context per thread).
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "matrix.h"
@@ -65,6 +66,18 @@ class PartitionIndex {
   /// the keys when it owns them.
   std::uint64_t memory_bytes() const noexcept;
 
+  /// Subspaces of a key's code at `dim` dimensions in subspaces of `subspace_dims`: padded to a
+  /// multiple of simd::kCodeSubspaceGroup (16 bytes of codes per 32 keys each).
+  static std::size_t subspaces_for(std::size_t dim, std::size_t subspace_dims) noexcept;
+
+  /// Writes the index to one file, replaced atomically (an existing file stays whole until the
+  /// new one is complete). The keys are embedded when the index owns them (kCopy).
+  Status save(const std::string& path) const;
+  /// Loads a file written by save(), every size, id and checksum checked. An index saved
+  /// without its keys (built with kReference) needs them again as external_keys, of the same
+  /// shape and dtype, which must then outlive it.
+  static Result<std::unique_ptr<PartitionIndex>> load(const std::string& path, const MatrixView& external_keys = {});
+
   /// Top-k of one query (f32, dim floats) into ids / scores (k slots each, best first).
   /// stats->score_evals counts every score: the centroids, the codes scanned, the reorder;
   /// stats->hops the lists scanned.
@@ -72,7 +85,10 @@ class PartitionIndex {
                     float* scores, SearchStats* stats = nullptr) const;
 
  private:
+  friend class PartitionIndexSerializer;
   PartitionIndex() = default;
+  /// list_begin_ and block_begin_ from the lists' sizes.
+  void set_list_sizes(const std::vector<std::size_t>& sizes);
   std::shared_ptr<const Matrix> owned_;
   MatrixView keys_;
   std::size_t sub_dims_ = 2, num_sub_ = 0;

@@ -13,16 +13,15 @@
 //     6 HUBS      num_hubs u32, ascending (version 2, only with num_hubs > 0)
 // An index without hubs is written as version 1, so files readers of version 1 accept stay so.
 // load() checks every size against the file and every checksum, and rejects trailing bytes.
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <ostream>
 
 #include "index/api_guard.h"
 #include "index/atomic_file.h"
 #include "index/checked_size.h"
 #include "index/crc32.h"
+#include "index/section_file.h"
 #include "index/graph_build/prune.h"
 #include "index/threading.h"
 #include "index/graph_index.h"
@@ -31,7 +30,6 @@
 namespace ra {
 namespace {
 
-constexpr char kMagic[8] = {'O', 'O', 'D', 'X', 'I', 'D', 'X', '\0'};
 constexpr std::uint32_t kVersion = 2;
 constexpr std::uint32_t kHeaderBytes = 64;
 constexpr std::uint32_t kFlagVectors = 1;
@@ -52,59 +50,13 @@ static_assert(sizeof(Header) == kHeaderBytes);
 
 std::uint32_t header_crc(const Header& h) { return crc32(&h, offsetof(Header, header_crc)); }
 
-// Reads sections from an in-memory file with bounds and checksum checks.
-class Reader {
- public:
-  Reader(const std::vector<char>& file, std::string path) : file_(file), path_(std::move(path)) {}
-  Status section(std::uint32_t tag, std::uint64_t expected_bytes, void* dst) {
-    const std::string where = path_ + ": section " + std::to_string(tag);
-    if (pos_ + 12 > file_.size()) return Status::Corruption(where + " is missing (file truncated)");
-    std::uint32_t got_tag;
-    std::uint64_t bytes;
-    std::memcpy(&got_tag, file_.data() + pos_, 4);
-    std::memcpy(&bytes, file_.data() + pos_ + 4, 8);
-    if (got_tag != tag) {
-      return Status::Corruption(where + ": found tag " + std::to_string(got_tag) + " instead");
-    }
-    if (bytes != expected_bytes) {
-      return Status::Corruption(where + " holds " + std::to_string(bytes) + " bytes, the header implies " +
-                                std::to_string(expected_bytes));
-    }
-    pos_ += 12;
-    if (pos_ + bytes + 4 > file_.size()) return Status::Corruption(where + " is truncated");
-    std::uint32_t crc;
-    std::memcpy(&crc, file_.data() + pos_ + bytes, 4);
-    if (crc != crc32(file_.data() + pos_, bytes)) {
-      return Status::Corruption(where + ": checksum mismatch (the file is corrupted)");
-    }
-    std::memcpy(dst, file_.data() + pos_, bytes);
-    pos_ += bytes + 4;
-    return Status::OK();
-  }
-  bool at_end() const { return pos_ == file_.size(); }
-  void skip_header() { pos_ = kHeaderBytes; }
-
- private:
-  const std::vector<char>& file_;
-  std::string path_;
-  std::size_t pos_ = 0;
-};
-
-void write_section(std::ostream& out, std::uint32_t tag, const void* data, std::uint64_t bytes) {
-  const std::uint32_t crc = crc32(data, bytes);
-  out.write(reinterpret_cast<const char*>(&tag), 4);
-  out.write(reinterpret_cast<const char*>(&bytes), 8);
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
-  out.write(reinterpret_cast<const char*>(&crc), 4);
-}
-
 }  // namespace
 
 class GraphIndexSerializer {
  public:
   static Status save(const GraphIndex& idx, const std::string& path) {
     Header h{};
-    std::memcpy(h.magic, kMagic, 8);
+    std::memcpy(h.magic, kGraphFileMagic, 8);
     h.version = idx.hubs_.empty() ? 1 : 2;
     h.header_bytes = kHeaderBytes;
     h.n = idx.size();
@@ -130,35 +82,19 @@ class GraphIndexSerializer {
   }
 
   static Result<std::unique_ptr<GraphIndex>> load(const std::string& path, const MatrixView& external) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) {
-      return Status::IoError(path + (std::filesystem::exists(path, ec) ? ": not a regular file"
-                                                                        : ": cannot open (no such file)"));
-    }
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) return Status::IoError(path + ": cannot open for reading: " + std::strerror(errno));
-    const auto size = static_cast<std::size_t>(in.tellg());
-    if (size < kHeaderBytes) return Status::Corruption(path + ": too short for an index header");
-    std::vector<char> file(size);
-    in.seekg(0);
-    if (!in.read(file.data(), static_cast<std::streamsize>(size))) {
-      return Status::IoError(path + ": read failed");
-    }
+    RA_ASSIGN_OR_RETURN(const std::vector<char> file, read_whole_file(path, kHeaderBytes));
+    const std::size_t size = file.size();
     Header h;
     std::memcpy(&h, file.data(), sizeof(h));
-    if (std::memcmp(h.magic, kMagic, 8) != 0) {
+    if (std::memcmp(h.magic, kPartitionFileMagic, 8) == 0) {
+      return Status::InvalidArgument(path + ": holds a partition index, not a graph (PartitionIndex::load)");
+    }
+    if (std::memcmp(h.magic, kGraphFileMagic, 8) != 0) {
       return Status::Corruption(path + ": not a RetrievalAttention index (bad magic)");
     }
     // Every version keeps magic, version and header_bytes first and the header's CRC in its
     // last 4 bytes, so the checksum is checked before the version is believed.
-    if (h.header_bytes < 20 || h.header_bytes > size) {
-      return Status::Corruption(path + ": header size " + std::to_string(h.header_bytes) + " is impossible");
-    }
-    std::uint32_t stored_crc;
-    std::memcpy(&stored_crc, file.data() + h.header_bytes - 4, 4);
-    if (stored_crc != crc32(file.data(), h.header_bytes - 4)) {
-      return Status::Corruption(path + ": header checksum mismatch (the file is corrupted)");
-    }
+    RA_RETURN_IF_ERROR(check_header_crc(file, path));
     if (h.version > kVersion) {
       return Status::Unsupported(path + ": index format version " + std::to_string(h.version) +
                                  " is newer than this library reads (" + std::to_string(kVersion) + ")");
@@ -196,8 +132,7 @@ class GraphIndexSerializer {
 
     std::unique_ptr<GraphIndex> idx(new GraphIndex());
     idx->cfg_ = cfg;
-    Reader r(file, path);
-    r.skip_header();
+    SectionReader r(file, path, kHeaderBytes);
     std::vector<float> mean(h.dim);
     RA_RETURN_IF_ERROR(r.section(kMean, h.dim * 4ull, mean.data()));
     idx->entries_.resize(h.num_entries);

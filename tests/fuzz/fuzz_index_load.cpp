@@ -1,12 +1,15 @@
-// libFuzzer target: GraphIndex::load, then a search and an append when it loads. The first
-// input byte picks the mode: odd means "recompute every checksum first", so that mutations
-// reach the checks behind the checksums (sizes, ranges, ids) instead of stopping at a CRC.
+// libFuzzer target: GraphIndex::load, then a search and an append when it loads, or (bit 1 of
+// the first input byte) PartitionIndex::load, then a search. Bit 0 of the first byte means
+// "recompute every checksum first", so that mutations reach the checks behind the checksums
+// (sizes, ranges, ids) instead of stopping at a CRC. Both formats share the header's CRC at
+// byte 60 and the section layout.
 #include <cstring>
 #include <vector>
 
 #include "index/crc32.h"
 #include "index/graph_index.h"
 #include "index/matrix.h"
+#include "index/partition_index.h"
 #include "tests/fuzz/fuzz_file_reader.h"
 
 namespace {
@@ -34,6 +37,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   std::vector<std::uint8_t> file(data + 1, data + size);
   if (data[0] & 1) fix_checksums(file);
+  if (data[0] & 2) {
+    auto index = ra::PartitionIndex::load(ra::fuzz::input_file(file.data(), file.size(), ".rap"));
+    if (!index.ok()) return 0;
+    const ra::PartitionIndex& idx = **index;
+    std::vector<float> q(idx.dim(), 0.5f);
+    std::vector<ra::Label> ids(4);
+    std::vector<float> scores(4);
+    ra::PartitionContext ctx;
+    const auto k = static_cast<std::uint32_t>(std::min<std::size_t>(4, idx.size()));
+    (void)idx.search_one(q.data(), {k, static_cast<std::uint32_t>(std::min<std::size_t>(4, idx.lists())), 0}, ctx,
+                         ids.data(), scores.data());
+    return 0;
+  }
   auto index = ra::GraphIndex::load(ra::fuzz::input_file(file.data(), file.size(), ".ra"));
   if (!index.ok()) return 0;
   ra::GraphIndex& idx = **index;

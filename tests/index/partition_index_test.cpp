@@ -4,10 +4,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <set>
 
+#include "index/crc32.h"
 #include "index/flat_index.h"
+#include "index/graph_index.h"
+#include "index/index_file.h"
 #include "index/recall.h"
 #include "simd/inner_product.h"
 #include "tools/synthetic/synthetic.h"
@@ -48,6 +54,15 @@ SearchResults search_all(const PartitionIndex& index, const PartitionSearchParam
 
 double recall(const SearchResults& found, const SearchResults& truth, std::uint32_t k) {
   return recall_at_k(found, IdMatrix{truth.num_queries, truth.k, truth.ids}, k);
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("ra_partition_test_" + name)).string();
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 PartitionConfig config(std::size_t lists) {
@@ -134,6 +149,103 @@ TEST(PartitionIndex, BadInputIsAnError) {
   EXPECT_FALSE(index->search_one(nullptr, {10, 4, 0}, ctx, ids.data(), scores.data()).ok());
   EXPECT_TRUE(index->search_one(q, {10, 4, 0}, ctx, ids.data(), scores.data()).ok());
   EXPECT_TRUE(std::is_sorted(scores.begin(), scores.begin() + 10, std::greater<>()));
+}
+
+// A loaded index answers exactly as the one saved, with and without embedded keys, f16 too.
+TEST(PartitionIndex, SavedAndLoadedAnswersAlike) {
+  const PartitionSearchParams p{10, 6, 40};
+  auto half = Matrix::copy_of(data().keys.view(), DType::kF16).value();
+  for (const MatrixView keys : {data().keys.view(), half.view()}) {
+    auto built = PartitionIndex::build(keys, config(24)).value();
+    const std::string path = temp_path("copy.rap");
+    ASSERT_TRUE(built->save(path).ok());
+    EXPECT_EQ(index_file_kind(path).value(), IndexKind::kPartition);
+    auto loaded = PartitionIndex::load(path).value();
+    EXPECT_EQ(loaded->lists(), built->lists());
+    EXPECT_EQ(loaded->subspaces(), built->subspaces());
+    EXPECT_EQ(loaded->memory_bytes(), built->memory_bytes());
+    EXPECT_EQ(search_all(*loaded, p).ids, search_all(*built, p).ids);
+    EXPECT_EQ(search_all(*loaded, p).scores, search_all(*built, p).scores);
+    EXPECT_EQ(PartitionIndex::load(path, keys).status().code(), StatusCode::kInvalidArgument)
+        << "embedded keys and external ones";
+    std::filesystem::remove(path);
+  }
+  auto referenced = PartitionIndex::build(data().keys.view(), config(24), KeyOwnership::kReference).value();
+  const std::string path = temp_path("ref.rap");
+  ASSERT_TRUE(referenced->save(path).ok());
+  EXPECT_LT(file_bytes(path).size(), data().keys.bytes()) << "saved without its keys";
+  EXPECT_EQ(PartitionIndex::load(path).status().code(), StatusCode::kInvalidArgument) << "keys missing";
+  EXPECT_EQ(PartitionIndex::load(path, half.view()).status().code(), StatusCode::kInvalidArgument) << "wrong dtype";
+  EXPECT_EQ(PartitionIndex::load(path, data().keys.view().slice_rows(0, 100)).status().code(),
+            StatusCode::kInvalidArgument) << "wrong shape";
+  auto loaded = PartitionIndex::load(path, data().keys.view()).value();
+  EXPECT_EQ(search_all(*loaded, p).ids, search_all(*referenced, p).ids);
+  std::filesystem::remove(path);
+}
+
+TEST(PartitionIndex, DamagedFilesGiveClearErrors) {
+  auto index = PartitionIndex::build(data().keys.view(), config(16)).value();
+  const std::string path = temp_path("good.rap");
+  ASSERT_TRUE(index->save(path).ok());
+  const std::string good = file_bytes(path);
+  auto load_bytes = [](const std::string& bytes) {
+    const std::string q = temp_path("bad.rap");
+    std::ofstream(q, std::ios::binary).write(bytes.data(), static_cast<long>(bytes.size()));
+    auto r = PartitionIndex::load(q);
+    std::filesystem::remove(q);
+    return r.status();
+  };
+  // The header's checksum rewritten after an edit, so that the check behind it is reached.
+  auto with_header = [&](std::size_t at, const void* value, std::size_t bytes) {
+    std::string b = good;
+    std::memcpy(b.data() + at, value, bytes);
+    const std::uint32_t crc = crc32(b.data(), 60);
+    std::memcpy(b.data() + 60, &crc, 4);
+    return b;
+  };
+  EXPECT_EQ(load_bytes(good.substr(0, good.size() / 2)).code(), StatusCode::kCorruption);
+  EXPECT_EQ(load_bytes(good.substr(0, 40)).code(), StatusCode::kCorruption);
+  EXPECT_EQ(load_bytes(good + "x").code(), StatusCode::kCorruption);
+  std::string flipped = good;
+  flipped[good.size() - 100] ^= 0x10;  // inside the keys
+  const Status s = load_bytes(flipped);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.message();
+  std::string header = good;
+  header[20] ^= 1;  // n, caught by the header checksum
+  EXPECT_EQ(load_bytes(header).code(), StatusCode::kCorruption);
+  const std::uint32_t newer = 2, lists = 5000 + 1, subspaces = 4;
+  EXPECT_EQ(load_bytes(with_header(8, &newer, 4)).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(load_bytes(with_header(28, &lists, 4)).code(), StatusCode::kCorruption) << "more lists than keys";
+  EXPECT_EQ(load_bytes(with_header(36, &subspaces, 4)).code(), StatusCode::kCorruption) << "subspaces for another dim";
+  const std::uint64_t huge = std::uint64_t{1} << 40;
+  EXPECT_EQ(load_bytes(with_header(16, &huge, 8)).code(), StatusCode::kCorruption) << "n beyond 32-bit ids";
+  // A repeated id, with its section's checksum rewritten: the ids' own check catches it.
+  std::string repeated = good;
+  const std::size_t ids_at = [&] {  // the IDS section (tag 4): walk the sections
+    std::size_t pos = 64;
+    for (;;) {
+      std::uint32_t tag;
+      std::uint64_t bytes;
+      std::memcpy(&tag, good.data() + pos, 4);
+      std::memcpy(&bytes, good.data() + pos + 4, 8);
+      if (tag == 4) return pos;
+      pos += 16 + bytes;
+    }
+  }();
+  std::memcpy(repeated.data() + ids_at + 12 + 4, repeated.data() + ids_at + 12, 4);
+  std::uint64_t id_bytes;
+  std::memcpy(&id_bytes, repeated.data() + ids_at + 4, 8);
+  const std::uint32_t crc = crc32(repeated.data() + ids_at + 12, id_bytes);
+  std::memcpy(repeated.data() + ids_at + 12 + id_bytes, &crc, 4);
+  const Status r = load_bytes(repeated);
+  EXPECT_EQ(r.code(), StatusCode::kCorruption);
+  EXPECT_NE(r.message().find("repeated"), std::string::npos) << r.message();
+  // Each index's loader names the other kind instead of calling it corrupt.
+  EXPECT_EQ(GraphIndex::load(path).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(PartitionIndex::load(temp_path("missing.rap")).status().code(), StatusCode::kIoError);
+  EXPECT_EQ(index_file_kind(temp_path("missing.rap")).status().code(), StatusCode::kIoError);
+  std::filesystem::remove(path);
 }
 
 }  // namespace

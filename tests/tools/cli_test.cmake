@@ -48,6 +48,23 @@ run_fails("too short" ${RA} query --index ${WORK}/trunc.ra --queries ${WORK}/que
 run_fails("beam" ${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin --k 10 --beam 0)
 run_fails("give --gt" ${RA} query --index ${WORK}/idx.ra --queries ${WORK}/queries.fbin)
 
+# A partition index: built without training queries, swept over probes; every list probed with
+# every key rescored is the exact top-k.
+run_ok(${RA} build --kind partition --keys ${WORK}/keys.fbin --out ${WORK}/idx.rap --lists 20)
+run_ok(${RA} query --index ${WORK}/idx.rap --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin
+       --k 10 --probes 2,20 --reorder 3000 --json ${WORK}/p.json)
+file(READ ${WORK}/p.json pjson)
+string(JSON kind GET "${pjson}" index)
+string(JSON probes GET "${pjson}" rows 1 probes)
+string(JSON full GET "${pjson}" rows 1 recall)
+string(JSON few GET "${pjson}" rows 0 recall)
+if(NOT kind STREQUAL "partition" OR NOT probes EQUAL 20 OR full LESS 0.999 OR NOT few LESS full)
+  message(FATAL_ERROR "unexpected ra query JSON for a partition index: ${pjson}")
+endif()
+run_fails("probes" ${RA} query --index ${WORK}/idx.rap --queries ${WORK}/queries.fbin --gt ${WORK}/gt.ibin --k 10 --probes 21)
+run_fails("needs --train-queries" ${RA} build --keys ${WORK}/keys.fbin --out ${WORK}/none.ra)
+run_fails("lists" ${RA} build --kind partition --keys ${WORK}/keys.fbin --out ${WORK}/none.rap --lists 3001)
+
 # Diagnostics: JSON with every figure, an SVG picture.
 run_ok(${RA} diag --keys ${WORK}/keys.fbin --queries ${WORK}/queries.fbin --json ${WORK}/diag.json
        --svg ${WORK}/diag.svg)

@@ -148,4 +148,34 @@ Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixV
   return rows;
 }
 
+Result<std::vector<SweepRow>> sweep_probes(const PartitionIndex& index, const MatrixView& queries,
+                                           const IdMatrix& truth, std::uint32_t k,
+                                           const std::vector<std::uint32_t>& probes, std::uint32_t reorder,
+                                           std::uint32_t threads) {
+  RA_RETURN_IF_ERROR(check_truth(index.keys(), queries, truth, k));
+  const int nt = resolve_threads(threads);
+  std::vector<PartitionContext> contexts(static_cast<std::size_t>(nt));
+  std::vector<SweepRow> rows;
+  for (std::uint32_t probe : probes) {
+    const PartitionSearchParams p{k, probe, reorder};
+    {  // the parameters checked once, outside the timed loop (search_one checks them again)
+      std::vector<Label> ids(k);
+      std::vector<float> scores(k);
+      RA_RETURN_IF_ERROR(index.search_one(queries.f32_row(0), p, contexts[0], ids.data(), scores.data()));
+    }
+    SweepRow row = measure_queries(
+        [&](const float* q, Label* ids) {
+          thread_local std::vector<float> scores;
+          scores.resize(k);
+          SearchStats st;
+          (void)index.search_one(q, p, contexts[static_cast<std::size_t>(omp_get_thread_num())], ids, scores.data(), &st);
+          return st;
+        },
+        queries, truth, k, static_cast<std::uint32_t>(nt), index.size());
+    row.beam = probe;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 }  // namespace ra::tools

@@ -1,5 +1,5 @@
 #pragma once
-// Runs a graph index over a set of queries at several beam widths and measures each: recall@k
+// Runs an index over a set of queries at several beam widths (probes) and measures each: recall@k
 // against exact ground truth, keys scored, QPS and per-query latency.
 #include <cstdint>
 #include <functional>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "index/graph_index.h"
+#include "index/partition_index.h"
 #include "index/vector_io.h"
 
 namespace ra::tools {
@@ -46,6 +47,13 @@ Result<std::vector<SweepRow>> sweep_beams(const GraphIndex& index, const MatrixV
                                           const IdMatrix& truth, std::uint32_t k,
                                           const std::vector<std::uint32_t>& beams,
                                           std::uint32_t threads);
+
+/// One row per probe count (lists scanned; SweepRow::beam holds it), each at `reorder` exact
+/// rescores (0: 4k). Runs check_truth first.
+Result<std::vector<SweepRow>> sweep_probes(const PartitionIndex& index, const MatrixView& queries,
+                                           const IdMatrix& truth, std::uint32_t k,
+                                           const std::vector<std::uint32_t>& probes, std::uint32_t reorder,
+                                           std::uint32_t threads);
 
 /// The exact scan of the same keys as a baseline row (beam 0): every key scored, recall 1,
 /// queries searched one at a time so that latencies compare with the graph's.

@@ -1,27 +1,59 @@
-// ra build: a query-guided graph index over keys, saved to one file.
+// ra build: an index over keys, saved to one file: the query-guided graph (the default), or
+// partitions + 4-bit codes (--kind partition, which needs no training queries).
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
 #include "index/config.h"
 #include "index/graph_index.h"
+#include "index/partition_index.h"
 #include "index/vector_io.h"
 #include "tools/ra/commands.h"
 
 namespace ra::cli {
+namespace {
+
+int build_partition(const std::string& keys_path, const std::string& out, DType storage, std::uint32_t threads,
+                    PartitionConfig cfg) {
+  auto keys = read_matrix(keys_path, storage);
+  if (!keys.ok()) return fail("build", keys.status());
+  cfg.num_threads = threads;
+  std::fprintf(stderr, "ra build: %zu keys x dim %zu, partitions + 4-bit codes, %s\n", keys->rows(), keys->dim(),
+               std::string(dtype_name(storage)).c_str());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto index = PartitionIndex::build(keys->view(), cfg);
+  if (!index.ok()) return fail("build", index.status());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (Status s = (*index)->save(out); !s.ok()) return fail("build", s);
+  std::printf("partition index: %zu lists, %zu subspaces of %zu dims (%zu bytes of codes a key), %.1f MiB, built in %.1f s\n",
+              (*index)->lists(), (*index)->subspaces(), cfg.subspace_dims, (*index)->subspaces() / 2,
+              static_cast<double>((*index)->memory_bytes()) / (1 << 20), seconds);
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+}  // namespace
 
 Runner add_build(CLI::App& app) {
   struct Options {
-    std::string keys, train, out, dtype = "f32", knn = "auto";
+    std::string keys, train, out, dtype = "f32", knn = "auto", kind = "graph";
     BuildConfig cfg;
+    PartitionConfig partitions;
   };
   auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("build", "Build a query-guided graph index");
+  CLI::App* cmd = app.add_subcommand("build", "Build an index: a query-guided graph, or partitions + 4-bit codes");
   cmd->add_option("--keys", o->keys, "Keys: .fbin or .npy, selector allowed")->required();
-  cmd->add_option("--train-queries", o->train, "Training queries (samples of the query distribution)")
-      ->required();
+  cmd->add_option("--train-queries", o->train,
+                  "Training queries (samples of the query distribution; the graph needs them)");
   cmd->add_option("--out", o->out, "Index file to write")->required();
+  cmd->add_option("--kind", o->kind, "graph (query-guided) or partition (k-means lists + 4-bit codes + exact reorder)")
+      ->check(CLI::IsMember({"graph", "partition"}))
+      ->capture_default_str();
+  cmd->add_option("--lists", o->partitions.lists, "Partition: k-means lists (0: 2 sqrt(n))")->capture_default_str();
+  cmd->add_option("--subspace-dims", o->partitions.subspace_dims, "Partition: dimensions per 4-bit code")
+      ->capture_default_str();
   cmd->add_option("--degree", o->cfg.max_degree, "Maximum out-degree M")->capture_default_str();
   cmd->add_option("--query-knn", o->cfg.query_knn, "Keys linked through each training query (Kq)")
       ->capture_default_str();
@@ -67,6 +99,8 @@ Runner add_build(CLI::App& app) {
       }
     };
     if (Status s = check_outputs({o->out}); !s.ok()) return fail("build", s);
+    if (o->kind == "partition") return build_partition(o->keys, o->out, o->cfg.storage, o->cfg.num_threads, o->partitions);
+    if (o->train.empty()) return fail("build", Status::InvalidArgument("--kind graph needs --train-queries"));
     auto keys = read_matrix(o->keys);
     if (!keys.ok()) return fail("build", keys.status());
     auto train = read_matrix(o->train);
