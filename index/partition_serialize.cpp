@@ -21,6 +21,7 @@
 #include "index/checked_size.h"
 #include "index/crc32.h"
 #include "index/partition_index.h"
+#include "index/index_file.h"
 #include "index/section_file.h"
 #include "simd/inner_product.h"
 
@@ -84,22 +85,11 @@ class PartitionIndexSerializer {
 
   static Result<std::unique_ptr<PartitionIndex>> load(const std::string& path, const MatrixView& external) {
     RA_ASSIGN_OR_RETURN(const std::vector<char> file, read_whole_file(path, kHeaderBytes));
+    // Every version keeps magic, version and header_bytes first and the header's CRC in its
+    // last 4 bytes, so the checksum is checked before the version is believed.
+    RA_RETURN_IF_ERROR(check_index_header(file, path, IndexKind::kPartition, kVersion, kHeaderBytes));
     Header h;
     std::memcpy(&h, file.data(), sizeof(h));
-    if (std::memcmp(h.magic, kGraphFileMagic, 8) == 0) {
-      return Status::InvalidArgument(path + ": holds a graph index, not a partition index (GraphIndex::load)");
-    }
-    if (std::memcmp(h.magic, kPartitionFileMagic, 8) != 0) {
-      return Status::Corruption(path + ": not a RetrievalAttention index (bad magic)");
-    }
-    RA_RETURN_IF_ERROR(check_header_crc(file, path));
-    if (h.version > kVersion) {
-      return Status::Unsupported(path + ": partition index format version " + std::to_string(h.version) +
-                                 " is newer than this library reads (" + std::to_string(kVersion) + ")");
-    }
-    if (h.version < 1 || h.header_bytes != kHeaderBytes) {
-      return Status::Corruption(path + ": unknown layout (version " + std::to_string(h.version) + ")");
-    }
     // Only what build() writes: the same ranges as PartitionConfig, no unknown flags or bytes.
     PartitionConfig cfg;
     cfg.lists = h.lists;

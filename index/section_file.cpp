@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "index/api_guard.h"
 #include "index/crc32.h"
@@ -35,16 +36,42 @@ Result<std::vector<char>> read_whole_file(const std::string& path, std::size_t m
   return file;
 }
 
-Status check_header_crc(const std::vector<char>& file, const std::string& path) {
-  std::uint32_t header_bytes = 0;
-  if (file.size() >= 16) std::memcpy(&header_bytes, file.data() + 12, 4);
-  if (header_bytes < 20 || header_bytes > file.size()) {
-    return Status::Corruption(path + ": header size " + std::to_string(header_bytes) + " is impossible");
+namespace {
+
+std::optional<IndexKind> kind_of_magic(const char* magic) {
+  if (std::memcmp(magic, kGraphFileMagic, 8) == 0) return IndexKind::kGraph;
+  if (std::memcmp(magic, kPartitionFileMagic, 8) == 0) return IndexKind::kPartition;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status check_index_header(const std::vector<char>& file, const std::string& path, IndexKind kind,
+                          std::uint32_t max_version, std::uint32_t header_bytes) {
+  const std::optional<IndexKind> found = file.size() >= 16 ? kind_of_magic(file.data()) : std::nullopt;
+  if (!found) return Status::Corruption(path + ": not a RetrievalAttention index (bad magic)");
+  if (*found != kind) {
+    return Status::InvalidArgument(path + (kind == IndexKind::kGraph
+                                               ? ": holds a partition index, not a graph (PartitionIndex::load)"
+                                               : ": holds a graph index, not a partition index (GraphIndex::load)"));
+  }
+  std::uint32_t version = 0, stored_header_bytes = 0;
+  std::memcpy(&version, file.data() + 8, 4);
+  std::memcpy(&stored_header_bytes, file.data() + 12, 4);
+  if (stored_header_bytes < 20 || stored_header_bytes > file.size()) {
+    return Status::Corruption(path + ": header size " + std::to_string(stored_header_bytes) + " is impossible");
   }
   std::uint32_t stored;
-  std::memcpy(&stored, file.data() + header_bytes - 4, 4);
-  if (stored != crc32(file.data(), header_bytes - 4)) {
+  std::memcpy(&stored, file.data() + stored_header_bytes - 4, 4);
+  if (stored != crc32(file.data(), stored_header_bytes - 4)) {
     return Status::Corruption(path + ": header checksum mismatch (the file is corrupted)");
+  }
+  if (version > max_version) {
+    return Status::Unsupported(path + ": index format version " + std::to_string(version) +
+                               " is newer than this library reads (" + std::to_string(max_version) + ")");
+  }
+  if (version < 1 || stored_header_bytes != header_bytes) {
+    return Status::Corruption(path + ": unknown layout (version " + std::to_string(version) + ")");
   }
   return Status::OK();
 }
@@ -83,8 +110,7 @@ Result<IndexKind> index_file_kind(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[8] = {};
   if (!in || !in.read(magic, 8)) return Status::Corruption(path + ": too short for an index header");
-  if (std::memcmp(magic, kGraphFileMagic, 8) == 0) return IndexKind::kGraph;
-  if (std::memcmp(magic, kPartitionFileMagic, 8) == 0) return IndexKind::kPartition;
+  if (const std::optional<IndexKind> kind = kind_of_magic(magic)) return *kind;
   return Status::Corruption(path + ": not a RetrievalAttention index (bad magic)");
   RA_API_CATCH("index_file_kind")
 }

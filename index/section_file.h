@@ -22,9 +22,14 @@ void write_section(std::ostream& out, std::uint32_t tag, const void* data, std::
 /// shorter than `min_bytes`.
 Result<std::vector<char>> read_whole_file(const std::string& path, std::size_t min_bytes);
 
-/// Checks the header's CRC (in its last 4 bytes, at header_bytes read from offset 12) before
-/// anything else in it is believed.
-Status check_header_crc(const std::vector<char>& file, const std::string& path);
+enum class IndexKind;
+
+/// Checks the fields every index header shares, in the order that lets each be believed: the
+/// magic is `kind`'s (the other kind's is InvalidArgument, naming its loader), the header's
+/// CRC (in its last 4 bytes, at header_bytes read from offset 12), then the version
+/// (Unsupported above max_version) and header_bytes == `header_bytes`.
+Status check_index_header(const std::vector<char>& file, const std::string& path, IndexKind kind,
+                          std::uint32_t max_version, std::uint32_t header_bytes);
 
 /// Reads the sections after the header, in order, each checked for its tag, size and CRC.
 class SectionReader {
