@@ -83,7 +83,9 @@ TEST(PartitionIndex, AllListsAndAFullReorderAreExact) {
   const SearchResults truth = exact_top(keys, k);
   EXPECT_EQ(found.ids, truth.ids);
   for (std::size_t i = 0; i < found.scores.size(); ++i) {
-    EXPECT_NEAR(found.scores[i], truth.scores[i], 1e-6 * std::abs(truth.scores[i]));  // gather vs block summation order
+    // gather vs block summation order, at whichever level each process calibrates: 30 f32
+    // products round to within ~1e-5 relative, not 1e-6 (a clean-clone run hit 1.15e-6)
+    EXPECT_NEAR(found.scores[i], truth.scores[i], 1e-5 * std::abs(truth.scores[i]));
   }
   // The work: the centroids, every key's code and every key exactly, per query.
   EXPECT_EQ(stats.score_evals, data().queries.rows() * (40 + 2 * keys.rows));
